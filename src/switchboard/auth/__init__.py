@@ -1,0 +1,1 @@
+"""Authentication: HMAC-signed requests and user access tokens."""

@@ -1,0 +1,1 @@
+"""Pieces every capability shares: errors, identifiers, time."""

@@ -1,0 +1,1 @@
+"""Identity: communication users and their access tokens."""

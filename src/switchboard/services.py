@@ -1,0 +1,31 @@
+"""The collaborators the composition root builds once and hands to every route."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+
+from switchboard.auth.resource import ResourceStore
+from switchboard.auth.tokens import SigningKey, TokenVerifier
+from switchboard.bus import Bus
+from switchboard.config import Settings
+from switchboard.core.clock import Clock
+from switchboard.identity.service import IdentityService
+from switchboard.storage.engine import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Everything a request handler may need, built by `Node`."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    bus: Bus
+    registry: CollectorRegistry
+    resource_id: str
+    resource: ResourceStore
+    signing_keys: list[SigningKey]
+    tokens: TokenVerifier
+    identity: IdentityService

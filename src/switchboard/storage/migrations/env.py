@@ -1,0 +1,19 @@
+"""Alembic environment: runs on the connection Database.migrate hands over."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from switchboard.storage.tables import metadata
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("migrations run through switchboard.storage.Database")
+
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,174 @@
+"""Fixtures shared by the whole suite: real `switchboard serve` processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from switchboard.tls import ensure_dev_tls
+
+# One development CA for the whole run, trusted the way the README says, before
+# any HTTP client library is imported by a test module.
+_CA_HOME = Path(tempfile.mkdtemp(prefix="switchboard-ca-"))
+CA_FILE = ensure_dev_tls(_CA_HOME, []).ca
+assert CA_FILE is not None
+for _name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS"):
+    os.environ[_name] = str(CA_FILE)
+
+POSTGRES_ADMIN = os.environ.get(
+    "SWITCHBOARD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("SWITCHBOARD_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+@dataclass
+class RunningServer:
+    """A `switchboard serve` child process and what it announced."""
+
+    data_dir: Path
+    args: list[str]
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    http_port: int = 0
+    https_port: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def connection_string(self) -> str:
+        """The connection string the server wrote."""
+        return (self.data_dir / "connection-string").read_text().strip()
+
+    @property
+    def access_key(self) -> str:
+        """The primary access key in the connection string."""
+        return self.connection_string.split("accesskey=", 1)[1]
+
+    @property
+    def endpoint(self) -> str:
+        """The HTTPS endpoint."""
+        return f"https://localhost:{self.https_port}"
+
+    @property
+    def http_endpoint(self) -> str:
+        """The plain HTTP endpoint."""
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def log(self) -> str:
+        """Everything the server wrote to stdout and stderr so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Stop the process and return its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_server(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None
+) -> RunningServer:
+    """Start a node on free ports with the test CA and wait until it answers."""
+    tls_dir = data_dir / "tls"
+    tls_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("ca.pem", "ca-key.pem"):
+        if not (tls_dir / name).exists():
+            shutil.copy(_CA_HOME / "tls" / name, tls_dir / name)
+    ports_file = data_dir / "ports.json"
+    ports_file.unlink(missing_ok=True)
+
+    argv = [
+        sys.executable, "-m", "switchboard", "serve",
+        "--data-dir", str(data_dir), "--http-port", "0", "--https-port", "0",
+        *args,
+    ]  # fmt: skip
+    log_path = data_dir / f"serve-{uuid.uuid4().hex[:6]}.log"
+    child_env = {**os.environ, **(env or {})}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, env=child_env
+        )
+    server = RunningServer(data_dir, list(args), process, log_path, env=env or {})
+
+    deadline = time.monotonic() + 30
+    while not ports_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError(f"switchboard serve did not start:\n{server.log()}")
+        time.sleep(0.05)
+    ports = json.loads(ports_file.read_text())
+    server.http_port, server.https_port = ports["http"], ports["https"]
+    httpx.get(f"{server.http_endpoint}/healthz", timeout=5).raise_for_status()
+    return server
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[type[RunningServer]]:
+    """Start servers on demand; all are stopped at the end of the test."""
+    started: list[RunningServer] = []
+
+    class Factory:
+        @staticmethod
+        def start(
+            *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None
+        ) -> RunningServer:
+            folder = data_dir or tmp_path / f"node-{len(started)}"
+            server = start_server(folder, *args, env=env)
+            started.append(server)
+            return server
+
+    yield Factory  # type: ignore[misc]
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run, dropped at the end."""
+    import asyncio
+
+    import asyncpg
+
+    name = f"switchboard_test_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(POSTGRES_ADMIN)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    base = POSTGRES_ADMIN.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """One long-running node per database backend, shared by the tests."""
+    args: list[str] = []
+    if request.param == "postgresql":
+        args = ["--database", request.getfixturevalue("postgres_url")]
+    node = start_server(tmp_path_factory.mktemp(f"shared-{request.param}"), *args)
+    yield node
+    node.stop()
