@@ -1,0 +1,1 @@
+"""The realtime channel: one WebSocket per client carrying events as they happen."""
