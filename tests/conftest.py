@@ -172,3 +172,31 @@ def server(
     node = start_server(tmp_path_factory.mktemp(f"shared-{request.param}"), *args)
     yield node
     node.stop()
+
+
+def signed(
+    server: RunningServer,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    *,
+    key: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """Send a request signed the way the ACS SDKs sign it, over HTTPS."""
+    from email.utils import formatdate
+
+    from switchboard.auth.hmac import authorization_header
+
+    host = f"localhost:{server.https_port}"
+    date = formatdate(usegmt=True)
+    auth = authorization_header(
+        key or server.access_key, method, path, date, host, body
+    )
+    return httpx.request(
+        method,
+        f"https://{host}{path}",
+        content=body,
+        headers={"Content-Type": "application/json", **auth, **(headers or {})},
+        timeout=10,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import httpx
@@ -45,13 +46,13 @@ def test_create_user_returns_an_acs_user_id(
 
 
 def test_create_user_and_token_with_expiry(client: CommunicationIdentityClient) -> None:
-    user, token = client.create_user_and_token(
+    _, token = client.create_user_and_token(
         [CommunicationTokenScope.CHAT, CommunicationTokenScope.VOIP],
         token_expires_in=timedelta(hours=1),
     )
     credential = CommunicationTokenCredential(token.token)
     expires = credential.get_token().expires_on
-    issued_for = expires - int(__import__("time").time())
+    issued_for = expires - int(time.time())
     assert 3590 <= issued_for <= 3600
     assert isinstance(token.expires_on, str) and token.expires_on.endswith("Z")
 
@@ -71,7 +72,7 @@ def test_default_expiry_is_a_day(client: CommunicationIdentityClient) -> None:
     user = client.create_user()
     token = client.get_token(user, ["chat.join", "voip.join"])
     expires = CommunicationTokenCredential(token.token).get_token().expires_on
-    assert 86390 <= expires - int(__import__("time").time()) <= 86400
+    assert 86390 <= expires - int(time.time()) <= 86400
 
 
 @pytest.mark.parametrize("minutes", [59, 1441])
