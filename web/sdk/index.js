@@ -1,0 +1,3 @@
+// The Switchboard browser SDK: plain ES modules, no build step.
+export { RealtimeConnection, realtimeUrl, REALTIME_PATH } from "./realtime.js";
+export { ChatApi, ChatError, CHAT_API_VERSION, userIdentifier } from "./chat.js";
