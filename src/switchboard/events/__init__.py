@@ -1,0 +1,1 @@
+"""Events to services: webhooks in the Event Grid and CloudEvents formats."""

@@ -1,0 +1,107 @@
+"""HTTP to webhook targets, refusing private addresses and never following redirects.
+
+The target's host name is resolved once, every address it resolves to must pass
+the address guard, and the request then goes to the checked address itself (with
+the original Host header and TLS server name), so DNS cannot swap in another
+address between the check and the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from switchboard.core.netguard import PeerGuard
+
+
+class TargetRefused(Exception):
+    """The target URL is not allowed; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pinned:
+    """A target URL rewritten to a checked address, with what to send as Host."""
+
+    url: str
+    host_header: str
+    server_name: str | None
+
+
+def check_url(url: str) -> tuple[str, str, int]:
+    """Scheme, host and port of an acceptable target URL, or TargetRefused."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise TargetRefused("the target must be an http or https URL")
+    if not parts.hostname:
+        raise TargetRefused("the target URL has no host")
+    if parts.username or parts.password:
+        raise TargetRefused("the target URL must not carry credentials")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise TargetRefused("the target URL has an invalid port") from exc
+    return parts.scheme, parts.hostname, port
+
+
+class WebhookClient:
+    """Sends requests to webhook targets through the address guard."""
+
+    def __init__(self, guard: PeerGuard, timeout_s: float) -> None:
+        self._guard = guard
+        self._client = httpx.AsyncClient(
+            timeout=timeout_s,
+            follow_redirects=False,
+            trust_env=False,
+            verify=ssl.create_default_context(),
+            headers={"User-Agent": "Switchboard-Events/1"},
+        )
+
+    async def pin(self, url: str) -> Pinned:
+        """Resolve and check the target; TargetRefused names the refused address."""
+        scheme, host, port = check_url(url)
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise TargetRefused(f"cannot resolve {host}: {exc.strerror}") from exc
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        for address in addresses:
+            verdict = self._guard.check(address)
+            if not verdict.allowed:
+                raise TargetRefused(
+                    f"{host} resolves to {address}, which is refused ({verdict.reason})"
+                )
+        if not addresses:
+            raise TargetRefused(f"{host} resolves to no address")
+
+        parts = urlsplit(url)
+        address = addresses[0]
+        literal = f"[{address}]" if ":" in address else address
+        netloc = f"{literal}:{port}"
+        default = 443 if scheme == "https" else 80
+        host_header = host if parts.port in (None, default) else f"{host}:{port}"
+        pinned = urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+        return Pinned(pinned, host_header, host if scheme == "https" else None)
+
+    async def request(
+        self, method: str, url: str, body: bytes, headers: dict[str, str]
+    ) -> httpx.Response:
+        """Send one request to a checked target (TargetRefused or httpx errors)."""
+        pinned = await self.pin(url)
+        extensions = {"sni_hostname": pinned.server_name} if pinned.server_name else {}
+        return await self._client.request(
+            method,
+            pinned.url,
+            content=body,
+            headers={**headers, "Host": pinned.host_header},
+            extensions=extensions,
+        )
+
+    async def close(self) -> None:
+        """Close pooled connections."""
+        await self._client.aclose()
