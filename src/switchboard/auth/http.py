@@ -52,7 +52,8 @@ async def require_hmac(request: Request) -> None:
     except HmacError as exc:
         failure = str(exc)
     # A key regenerated elsewhere is picked up on the first request that needs it.
-    if failure.startswith("the signature") and await svc.resource.reload_if_stale():
+    if failure.startswith("the signature"):
+        await svc.resource.reload_after_failure()
         try:
             verify(signed, svc.resource.access_keys, svc.clock(), skew)
             return
