@@ -100,7 +100,9 @@ def start_server(
         *args,
     ]  # fmt: skip
     log_path = data_dir / f"serve-{uuid.uuid4().hex[:6]}.log"
-    child_env = {**os.environ, **(env or {})}
+    # Several nodes run at once here, so their TURN listeners take free ports too.
+    turn_ports = {f"SWITCHBOARD_TURN_{t}_PORT": "0" for t in ("UDP", "TCP", "TLS")}
+    child_env = {**os.environ, **turn_ports, **(env or {})}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, env=child_env
@@ -200,3 +202,28 @@ def signed(
         headers={"Content-Type": "application/json", **auth, **(headers or {})},
         timeout=10,
     )
+
+
+NODE_TESTS = Path(__file__).resolve().parent / "node"
+
+
+def run_node_tests(script: str, passes: int, env: dict[str, str]) -> None:
+    """Run one `node --test` file of tests/node and require every case to pass."""
+    node = shutil.which("node")
+    assert node is not None, "Node.js is not installed (scripts/test installs it)"
+    assert (NODE_TESTS / "node_modules" / "@azure").is_dir(), (
+        "run `npm ci` in tests/node (scripts/test does)"
+    )
+    # NODE_EXTRA_CA_CERTS, set above, makes Node trust the test CA.
+    result = subprocess.run(
+        [node, "--test", script],
+        cwd=NODE_TESTS,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = f"{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, f"node --test failed:\n{output}"
+    assert f"# pass {passes}" in result.stdout, output
+    assert "# fail 0" in result.stdout, output

@@ -68,7 +68,7 @@ def test_unknown_sections_and_keys_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"unknown section \[sever\]"):
         load_settings(config, environ={})
     config.write_text("[server]\nhttp_prot = 1\n")
-    with pytest.raises(ConfigError, match="server.http_prot: Extra inputs"):
+    with pytest.raises(ConfigError, match=r"server\.http_prot: Extra inputs"):
         load_settings(config, environ={})
 
 

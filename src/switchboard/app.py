@@ -15,10 +15,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from switchboard import __version__
 from switchboard.auth.http import services
+from switchboard.chat.api import router as chat_router
 from switchboard.core.errors import AcsError, ErrorCode
+from switchboard.events.api import public_router as events_public_router
+from switchboard.events.api import router as events_router
 from switchboard.identity.api import router as identity_router
 from switchboard.identity.api import user_router as identity_user_router
+from switchboard.realtime.api import router as realtime_router
+from switchboard.realtime.web import mount_web
 from switchboard.services import Services
+from switchboard.traversal.api import router as traversal_router
+from switchboard.traversal.api import user_router as traversal_user_router
 
 log = logging.getLogger("switchboard.access")
 errors_log = logging.getLogger(__name__)
@@ -179,7 +186,14 @@ def create_app(svc: Services) -> ASGIApp:
     app.add_exception_handler(Exception, _unexpected)
     app.include_router(identity_router)
     app.include_router(identity_user_router)
+    app.include_router(chat_router)
     app.include_router(_operations_router())
+    app.include_router(events_router)
+    app.include_router(events_public_router)
+    app.include_router(realtime_router)
+    app.include_router(traversal_router)
+    app.include_router(traversal_user_router)
+    mount_web(app)
     return LimitsAndAccessLog(app, svc)
 
 

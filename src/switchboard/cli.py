@@ -13,6 +13,7 @@ from switchboard import __version__
 from switchboard.auth.resource import KeyName
 from switchboard.config import ConfigError, Settings, load_settings
 from switchboard.core.logs import configure_logging
+from switchboard.events.cli import app as events_app
 
 app = typer.Typer(
     help="Switchboard: a self-hosted communication platform with the ACS wire API.",
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Show or regenerate the resource's access keys.")
 app.add_typer(keys_app, name="keys")
+app.add_typer(events_app, name="events")
 
 ConfigOpt = Annotated[
     Path | None,

@@ -8,13 +8,21 @@ The loaded configuration is frozen.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class _Section(BaseModel):
@@ -92,6 +100,248 @@ class IdentitySettings(_Section):
     )
 
 
+class RealtimeSettings(_Section):
+    """The realtime WebSocket gateway: retention for resume, buffers, heartbeats."""
+
+    retention_events: int = Field(
+        1000,
+        ge=1,
+        description=(
+            "Events kept per user for resume; a client further behind gets resync."
+        ),
+    )
+    retention_s: float = Field(
+        600.0,
+        gt=0,
+        description=(
+            "Seconds an event stays available for resume; older ones mean resync."
+        ),
+    )
+    send_buffer_frames: int = Field(
+        256,
+        ge=1,
+        description=(
+            "Frames queued for one connection; a consumer further behind is closed "
+            "with code 4007."
+        ),
+    )
+    heartbeat_interval_s: float = Field(
+        20.0,
+        gt=0,
+        description=(
+            "Seconds between the server's ping frames; a client silent for twice "
+            "this is closed with code 4006."
+        ),
+    )
+    auth_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a new connection has to send its auth frame.",
+    )
+    max_frame_bytes: int = Field(
+        65_536,
+        ge=1024,
+        description="Largest frame a client may send; larger ones close with 1009.",
+    )
+
+
+class ChatSettings(_Section):
+    """Chat: thread sizes, message size, page size and request rates."""
+
+    max_participants_per_thread: int = Field(
+        250, ge=1, description="Participants a thread may have at once (ACS: 250)."
+    )
+    max_participants_per_request: int = Field(
+        200,
+        ge=1,
+        description="Participants one create or add request may name (ACS: 200).",
+    )
+    max_message_bytes: int = Field(
+        28 * 1024,
+        ge=1024,
+        description=(
+            "Largest message, content plus metadata, in UTF-8 bytes (ACS: 28 KB); "
+            "larger ones are refused with 400."
+        ),
+    )
+    max_page_size: int = Field(
+        200,
+        ge=1,
+        description="Most items one list page returns; larger maxPageSize is capped.",
+    )
+    rate_window_s: float = Field(
+        10.0, gt=0, description="The window the two request budgets below refill over."
+    )
+    user_requests: int = Field(
+        1000,
+        ge=0,
+        description=(
+            "Chat requests one user may make per window, all operations together; "
+            "0 means unlimited. ACS's per-user limits add up to 200 per 10 s."
+        ),
+    )
+    thread_requests: int = Field(
+        2000,
+        ge=0,
+        description=(
+            "Chat requests all users together may make on one thread per window; "
+            "0 means unlimited. ACS's per-thread limits add up to 885 per 10 s."
+        ),
+    )
+
+
+class EventSettings(_Section):
+    """Webhook deliveries: polling, leases, retries, retention and allowed targets."""
+
+    poll_interval_s: float = Field(
+        1.0, gt=0, description="How often a node looks for due deliveries unprompted."
+    )
+    batch_size: int = Field(
+        100, ge=1, description="Events expanded and deliveries claimed per round."
+    )
+    lease_s: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "How long a node holds a claimed delivery; a node that dies mid-attempt "
+            "leaves it to others after this."
+        ),
+    )
+    timeout_s: float = Field(
+        10.0, gt=0, description="How long one delivery attempt may take."
+    )
+    retry_base_s: float = Field(
+        1.0, gt=0, description="Wait after the first failed attempt; doubles each time."
+    )
+    retry_max_s: float = Field(
+        300.0, gt=0, description="Longest wait between two attempts (before jitter)."
+    )
+    retention_s: float = Field(
+        7 * 86400.0,
+        gt=0,
+        description="How long delivered events are kept before they are purged.",
+    )
+    allowed_targets: tuple[str, ...] = Field(
+        (),
+        description=(
+            "Networks (CIDR) webhooks may reach although they are loopback, private "
+            "or otherwise refused; comma-separated in the environment."
+        ),
+    )
+
+
+class TraversalSettings(_Section):
+    """The built-in STUN/TURN server and the relay configurations handed out."""
+
+    enabled: bool = Field(
+        True, description="Run the STUN/TURN server (the turn role) in this node."
+    )
+    listen_host: str = Field(
+        "127.0.0.1", description="IPv4 address the UDP, TCP and TLS listeners bind."
+    )
+    udp_port: int = Field(
+        3478, ge=0, le=65535, description="STUN/TURN over UDP; 0 picks a free port."
+    )
+    tcp_port: int = Field(
+        3478, ge=0, le=65535, description="STUN/TURN over TCP; 0 picks a free port."
+    )
+    tls_port: int = Field(
+        5349, ge=0, le=65535, description="STUN/TURN over TLS; 0 picks a free port."
+    )
+    public_host: str = Field(
+        "",
+        description=(
+            "Host name or address put in stun:/turn:/turns: URLs; empty means "
+            "server.public_host."
+        ),
+    )
+    relay_host: str = Field(
+        "127.0.0.1",
+        description="IPv4 address relay sockets bind and advertise to clients.",
+    )
+    relay_host_v6: str = Field(
+        "", description="IPv6 address for IPv6 relays (RFC 6156); empty means none."
+    )
+    relay_port_min: int = Field(
+        49152, ge=1, le=65535, description="Lowest UDP port a relay may use."
+    )
+    relay_port_max: int = Field(
+        65535, ge=1, le=65535, description="Highest UDP port a relay may use."
+    )
+    max_allocations_per_user: int = Field(
+        10, ge=1, description="Allocations one user may hold at once (486 above)."
+    )
+    max_allocations_total: int = Field(
+        1000, ge=1, description="Allocations the server holds at once (486 above)."
+    )
+    bandwidth_bytes_per_s: int = Field(
+        0,
+        ge=0,
+        description=(
+            "Relayed bytes per second one allocation may use, both directions "
+            "together; 0 means no cap."
+        ),
+    )
+    allowed_peers: tuple[str, ...] = Field(
+        (),
+        description=(
+            "Networks (CIDR) relays may reach although they are loopback, private "
+            "or otherwise refused; comma-separated in the environment."
+        ),
+    )
+    default_ttl_s: int = Field(
+        172_800,
+        ge=1,
+        description=(
+            "Credential lifetime when a relay request names no ttl (48 h); "
+            "max_ttl_s caps it too."
+        ),
+    )
+    max_ttl_s: int = Field(
+        172_800,
+        ge=1,
+        description="Longest credential lifetime handed out; longer requests get this.",
+    )
+    realm: str = Field(
+        "switchboard",
+        min_length=1,
+        description="The realm of the long-term credentials.",
+    )
+    external_servers: tuple[str, ...] = Field(
+        (),
+        description=(
+            "Other TURN servers sharing the secret (coturn), one ICE server per entry, "
+            "its turn:/turns: URLs separated by spaces; entries comma-separated in the "
+            "environment."
+        ),
+    )
+
+    @field_validator("allowed_peers")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{network!r} is not a network: {exc}") from None
+        return value
+
+    @field_validator("external_servers")
+    @classmethod
+    def _server_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            urls = entry.split()
+            if not urls or not all(u.startswith(("turn:", "turns:")) for u in urls):
+                raise ValueError(f"{entry!r} is not a list of turn: or turns: URLs")
+        return value
+
+    @model_validator(mode="after")
+    def _ranges(self) -> TraversalSettings:
+        if self.relay_port_min > self.relay_port_max:
+            raise ValueError("relay_port_min is above relay_port_max")
+        return self
+
+
 class Settings(_Section):
     """The whole configuration of one node."""
 
@@ -99,6 +349,10 @@ class Settings(_Section):
     log: LogSettings = LogSettings()
     limits: LimitSettings = LimitSettings()
     identity: IdentitySettings = IdentitySettings()
+    chat: ChatSettings = ChatSettings()
+    realtime: RealtimeSettings = RealtimeSettings()
+    events: EventSettings = EventSettings()
+    turn: TraversalSettings = TraversalSettings()
 
     @property
     def database_url(self) -> str:
@@ -120,6 +374,10 @@ _SECTIONS: dict[str, type[_Section]] = {
     "log": LogSettings,
     "limits": LimitSettings,
     "identity": IdentitySettings,
+    "chat": ChatSettings,
+    "realtime": RealtimeSettings,
+    "events": EventSettings,
+    "turn": TraversalSettings,
 }
 
 
@@ -154,7 +412,11 @@ def load_settings(
     for section, model in _SECTIONS.items():
         for field in model.model_fields:
             value = env.get(env_name(section, field))
-            if value is not None:
+            if value is None:
+                continue
+            if model.model_fields[field].annotation == tuple[str, ...]:
+                merged[section][field] = [v.strip() for v in value.split(",") if v]
+            else:
                 merged[section][field] = value
 
     # Flags

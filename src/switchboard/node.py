@@ -19,12 +19,20 @@ from switchboard.app import create_app
 from switchboard.auth.resource import ResourceStore
 from switchboard.auth.tokens import TokenIssuer, TokenVerifier
 from switchboard.bus import Bus, open_bus
+from switchboard.chat.service import ChatService
 from switchboard.config import Settings
 from switchboard.core.clock import Clock, system_clock
+from switchboard.core.ratelimit import RateLimiter, open_rate_limiter
+from switchboard.events.dispatcher import Dispatcher
+from switchboard.events.outbox import EventOutbox
+from switchboard.events.setup import build_events
 from switchboard.identity.service import IdentityService
+from switchboard.realtime.hub import RealtimeHub, open_event_log
 from switchboard.services import Services
 from switchboard.storage.engine import Database
 from switchboard.tls import TlsFiles, ensure_dev_tls
+from switchboard.traversal.setup import build_relay, start_turn
+from switchboard.traversal.turn import TurnServer
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +54,8 @@ class Endpoints:
 
     http_port: int
     https_port: int
+    turn: dict[str, int] | None = None
+    """The STUN/TURN ports by transport (udp, tcp, tls); None without the role."""
 
     def connection_string(self, host: str, key: str) -> str:
         """The connection string a trusted service is given."""
@@ -54,7 +64,9 @@ class Endpoints:
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # asyncio sets TCP_NODELAY on accepted sockets only when proto is IPPROTO_TCP;
+    # without it Nagle and delayed ACKs add 40 ms to every keep-alive request.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(1024)
@@ -70,6 +82,10 @@ class Node:
         self.clock = clock
         self.db = Database(settings.database_url)
         self._bus: Bus | None = None
+        self._realtime: RealtimeHub | None = None
+        self._limiter: RateLimiter | None = None
+        self._dispatcher: Dispatcher | None = None
+        self._turn: TurnServer | None = None
         self._servers: list[_Server] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -96,17 +112,47 @@ class Node:
         verifier = TokenVerifier(
             info.resource_id, info.signing_keys, identity, self.clock
         )
+        registry = CollectorRegistry()
+        event_log = await open_event_log(
+            settings.server.redis, settings.realtime, self.clock
+        )
+        self._realtime = RealtimeHub(
+            settings.realtime, self._bus, event_log, verifier, self.clock, registry
+        )
+        # After identity.start(): its cache is dropped before the hub rechecks tokens.
+        await self._realtime.start()
+        events, self._dispatcher = build_events(
+            settings, self.db, self._bus, info.resource_id, self.clock, registry
+        )
+        self._limiter = open_rate_limiter(settings.server.redis)
+        chat = ChatService(
+            self.db,
+            identity,
+            self._realtime,
+            EventOutbox(self._dispatcher.wake),
+            self._limiter,
+            settings.chat,
+            info.resource_id,
+            self.clock,
+        )
+        traversal = await build_relay(
+            settings, self.db, identity, info.resource_id, self.clock
+        )
         return Services(
             settings=settings,
             clock=self.clock,
             db=self.db,
             bus=self._bus,
-            registry=CollectorRegistry(),
+            registry=registry,
             resource_id=info.resource_id,
             resource=resource,
             signing_keys=info.signing_keys,
             tokens=verifier,
             identity=identity,
+            realtime=self._realtime,
+            chat=chat,
+            events=events,
+            traversal=traversal,
         )
 
     def _tls(self) -> TlsFiles:
@@ -152,7 +198,17 @@ class Node:
             await asyncio.sleep(0.02)
 
         self._tasks.append(asyncio.create_task(self._reload_keys(svc.resource)))
-        endpoints = Endpoints(http_port=listeners[0], https_port=listeners[1])
+        if self._dispatcher is not None:
+            self._dispatcher.base_url = f"https://{server.public_host}:{listeners[1]}"
+            await self._dispatcher.start()
+        self._turn = await start_turn(
+            self.settings, svc.traversal, tls, svc.registry, self.clock
+        )
+        endpoints = Endpoints(
+            http_port=listeners[0],
+            https_port=listeners[1],
+            turn=self._turn.ports if self._turn is not None else None,
+        )
         self._announce(endpoints, svc, tls)
         return endpoints
 
@@ -167,13 +223,20 @@ class Node:
     def _announce(self, endpoints: Endpoints, svc: Services, tls: TlsFiles) -> None:
         server = self.settings.server
         data_dir = server.data_dir
-        (data_dir / "ports.json").write_text(
-            json.dumps({"http": endpoints.http_port, "https": endpoints.https_port})
-        )
         connection = endpoints.connection_string(
             server.public_host, svc.resource.access_keys[0]
         )
         write_private(data_dir / "connection-string", connection + "\n")
+        # For operators pointing coturn's static-auth-secret at the same secret.
+        write_private(data_dir / "turn-secret", svc.traversal.secret + "\n")
+        # Last, because tools wait for this file to know the node is up.
+        ports: dict[str, object] = {
+            "http": endpoints.http_port,
+            "https": endpoints.https_port,
+        }
+        if endpoints.turn is not None:
+            ports["turn"] = endpoints.turn
+        (data_dir / "ports.json").write_text(json.dumps(ports))
         lines = [
             f"Switchboard is listening on https://{server.public_host}:"
             f"{endpoints.https_port} and http://{server.public_host}:"
@@ -181,6 +244,9 @@ class Node:
             f"Resource id: {svc.resource_id}",
             f"Connection string (secret): {data_dir / 'connection-string'}",
         ]
+        if endpoints.turn is not None:
+            lines.insert(1, _turn_banner(self.settings, endpoints.turn))
+        lines.append(f"TURN shared secret (secret): {data_dir / 'turn-secret'}")
         if tls.ca is not None:
             lines += [
                 f"Development CA: {tls.ca}; to trust it, export",
@@ -208,18 +274,49 @@ class Node:
         finally:
             await self.stop()
 
+    async def _drain(self) -> None:
+        """Let requests under way finish, then close idle connections at once.
+
+        uvicorn would otherwise wait for every kept-alive TLS connection to
+        finish its close handshake, which an idle client never does.
+        """
+        grace = self.settings.server.shutdown_grace_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while loop.time() < deadline and any(
+            uv.server_state.tasks for uv in self._servers
+        ):
+            await asyncio.sleep(0.05)
+        for uv in self._servers:
+            uv.force_exit = True
+
     async def stop(self) -> None:
         """Stop listeners and background work, then close the bus and database."""
         self.request_stop()
-        servers = [t for t in self._tasks[: len(self._servers)]]
+        if self._realtime is not None:
+            await self._realtime.stop()
+        if self._dispatcher is not None:
+            await self._dispatcher.stop()
+        if self._turn is not None:
+            await self._turn.stop()
+        await self._drain()
+        servers = self._tasks[: len(self._servers)]
         await asyncio.gather(*servers, return_exceptions=True)
         for task in self._tasks[len(self._servers) :]:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._limiter is not None:
+            await self._limiter.close()
         if self._bus is not None:
             await self._bus.close()
         await self.db.close()
         log.info("stopped")
+
+
+def _turn_banner(settings: Settings, ports: dict[str, int]) -> str:
+    host = settings.turn.public_host or settings.server.public_host
+    listening = ", ".join(f"{kind} {port}" for kind, port in ports.items())
+    return f"STUN/TURN on {host} ({settings.turn.listen_host}): {listening}"
 
 
 def write_private(path: Path, text: str) -> None:

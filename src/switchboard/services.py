@@ -9,10 +9,14 @@ from prometheus_client import CollectorRegistry
 from switchboard.auth.resource import ResourceStore
 from switchboard.auth.tokens import SigningKey, TokenVerifier
 from switchboard.bus import Bus
+from switchboard.chat.service import ChatService
 from switchboard.config import Settings
 from switchboard.core.clock import Clock
+from switchboard.events.service import EventSubscriptions
 from switchboard.identity.service import IdentityService
+from switchboard.realtime.hub import RealtimeHub
 from switchboard.storage.engine import Database
+from switchboard.traversal.service import RelayService
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,3 +33,7 @@ class Services:
     signing_keys: list[SigningKey]
     tokens: TokenVerifier
     identity: IdentityService
+    realtime: RealtimeHub
+    chat: ChatService
+    events: EventSubscriptions
+    traversal: RelayService

@@ -78,3 +78,10 @@ def validate(model: type[M], data: Any) -> M:
 async def parse_body(request: Request, model: type[M]) -> M:
     """Read and validate a JSON body in one step."""
     return validate(model, await read_json(request))
+
+
+def next_link(request: Request, **params: str) -> str:
+    """The absolute URL of the next page: this request's, with `params` replaced."""
+    query = dict(request.query_params)
+    query.update(params)
+    return str(request.url.replace_query_params(**query))
