@@ -182,6 +182,9 @@ class Node:
                 ssl_certfile=str(tls.cert) if use_tls else None,
                 ssl_keyfile=str(tls.key) if use_tls else None,
                 timeout_graceful_shutdown=int(server.shutdown_grace_s),
+                # Realtime frames are small JSON: compressing each one for each
+                # connection costs more CPU in a fan-out than it saves in bytes.
+                ws_per_message_deflate=False,
             )
             sock = _bind(server.host, port)
             uv = _Server(config)
