@@ -6,30 +6,14 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import RunningServer, signed
-from tests.events.receiver import Receiver, ThreadedReceiver
-
-V = "api-version=2026-12-01"
-LOOPBACK_ALLOWED = {"SWITCHBOARD_EVENTS_ALLOWED_TARGETS": "127.0.0.0/8"}
-
-
-@pytest.fixture
-def node(server_factory: type) -> RunningServer:
-    server: RunningServer = server_factory.start(env=LOOPBACK_ALLOWED)
-    return server
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    threaded = ThreadedReceiver(Receiver())
-    yield threaded.receiver
-    threaded.stop()
+from tests.events.conftest import V
+from tests.events.receiver import Receiver
 
 
 def put(node: RunningServer, name: str, body: dict[str, Any]) -> httpx.Response:

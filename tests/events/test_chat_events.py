@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from azure.communication.chat import (
     ChatClient,
     ChatParticipant,
@@ -20,27 +18,10 @@ from azure.core.messaging import CloudEvent
 from azure.eventgrid import EventGridEvent, SystemEventNames
 
 from tests.conftest import RunningServer, run_node_tests, signed
-from tests.events.receiver import Receiver, ThreadedReceiver
+from tests.events.conftest import V
+from tests.events.receiver import Receiver
 
-V = "api-version=2026-12-01"
-NODE_ENV = {
-    "SWITCHBOARD_EVENTS_ALLOWED_TARGETS": "127.0.0.0/8",
-    "SWITCHBOARD_SHUTDOWN_GRACE_S": "1",
-}
 ACS = "Microsoft.Communication."
-
-
-@pytest.fixture
-def node(server_factory: type) -> RunningServer:
-    server: RunningServer = server_factory.start(env=NODE_ENV)
-    return server
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    threaded = ThreadedReceiver(Receiver())
-    yield threaded.receiver
-    threaded.stop()
 
 
 def subscribe(node: RunningServer, name: str, body: dict[str, Any]) -> None:

@@ -7,31 +7,18 @@ import signal
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-import pytest
 from azure.communication.identity import CommunicationIdentityClient
 
 from tests.conftest import RunningServer, signed
-from tests.events.receiver import Receiver, ThreadedReceiver
+from tests.events.conftest import IN_THREAD, NODE_ENV, V
+from tests.events.receiver import Receiver
 
-V = "api-version=2026-12-01"
-IN_THREAD = "Microsoft.Communication.ChatMessageReceivedInThread"
-NODE_ENV = {
-    "SWITCHBOARD_EVENTS_ALLOWED_TARGETS": "127.0.0.0/8",
-    "SWITCHBOARD_EVENTS_LEASE_S": "2",
-    "SWITCHBOARD_SHUTDOWN_GRACE_S": "1",
-}
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    threaded = ThreadedReceiver(Receiver())
-    yield threaded.receiver
-    threaded.stop()
+# Short leases, so deliveries the killed node had taken are soon taken again.
+CRASH_ENV = {**NODE_ENV, "SWITCHBOARD_EVENTS_LEASE_S": "2"}
 
 
 class Sender:
@@ -77,7 +64,7 @@ def test_sigkill_during_a_burst_loses_no_event(
     server_factory: type, receiver: Receiver, tmp_path: Path
 ) -> None:
     data_dir = tmp_path / "crashing"
-    node: RunningServer = server_factory.start(data_dir=data_dir, env=NODE_ENV)
+    node: RunningServer = server_factory.start(data_dir=data_dir, env=CRASH_ENV)
     body = {"targetUrl": receiver.url, "eventTypes": [IN_THREAD]}
     path = f"/eventSubscriptions/crash-test?{V}"
     assert signed(node, "PUT", path, json.dumps(body).encode()).status_code == 201
@@ -99,7 +86,7 @@ def test_sigkill_during_a_burst_loses_no_event(
     sender.wait_for(60)
     assert node.stop(signal.SIGKILL) == -signal.SIGKILL
     time.sleep(0.5)
-    restarted: RunningServer = server_factory.start(data_dir=data_dir, env=NODE_ENV)
+    restarted: RunningServer = server_factory.start(data_dir=data_dir, env=CRASH_ENV)
     sender.endpoint = restarted.endpoint
     sender.wait_for(len(sender.accepted) + 60)
     sender.done.set()

@@ -4,37 +4,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import httpx
-import pytest
 from azure.communication.identity import CommunicationIdentityClient
 
 from tests.conftest import REDIS_URL, RunningServer, signed
-from tests.events.receiver import Receiver, ThreadedReceiver
-
-V = "api-version=2026-12-01"
-IN_THREAD = "Microsoft.Communication.ChatMessageReceivedInThread"
-ENV = {
-    "SWITCHBOARD_EVENTS_ALLOWED_TARGETS": "127.0.0.0/8",
-    "SWITCHBOARD_SHUTDOWN_GRACE_S": "1",
-}
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    threaded = ThreadedReceiver(Receiver())
-    yield threaded.receiver
-    threaded.stop()
+from tests.events.conftest import IN_THREAD, NODE_ENV, V
+from tests.events.receiver import Receiver
 
 
 def test_events_caused_on_either_node_arrive_once_each(
     server_factory: type, postgres_url: str, receiver: Receiver
 ) -> None:
     shared = ["--database", postgres_url, "--redis", REDIS_URL]
-    a: RunningServer = server_factory.start(*shared, env=ENV)
-    b: RunningServer = server_factory.start(*shared, env=ENV)
+    a: RunningServer = server_factory.start(*shared, env=NODE_ENV)
+    b: RunningServer = server_factory.start(*shared, env=NODE_ENV)
 
     # Subscribed through one node, validated by whichever dispatcher gets there.
     body = json.dumps({"targetUrl": receiver.url, "eventTypes": [IN_THREAD]})

@@ -10,13 +10,13 @@ import email.utils
 import json
 import ssl
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
 
 from switchboard.auth.hmac import authorization_header
+from switchboard.client.http import PooledClient
 
 API_VERSION = "2023-10-01"
 
@@ -38,7 +38,7 @@ def parse_connection_string(connection_string: str) -> tuple[str, str]:
     return parts["endpoint"].rstrip("/"), parts["accesskey"]
 
 
-class IdentityAdmin:
+class IdentityAdmin(PooledClient):
     """Creates users, issues and revokes tokens, deletes users."""
 
     def __init__(
@@ -47,21 +47,6 @@ class IdentityAdmin:
         self._endpoint, self._key = parse_connection_string(connection_string)
         self._host = urlsplit(self._endpoint).netloc
         self._http = httpx.AsyncClient(base_url=self._endpoint, verify=verify)
-
-    async def __aenter__(self) -> IdentityAdmin:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
 
     async def _call(self, method: str, path: str, body: Any = None) -> Any:
         path_and_query = f"{path}?api-version={API_VERSION}"

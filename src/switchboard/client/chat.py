@@ -6,11 +6,12 @@ A Bearer user token over HTTPS, api-version 2024-03-07, as the official SDKs sen
 from __future__ import annotations
 
 import ssl
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+from switchboard.client.http import PooledClient
 
 API_VERSION = "2024-03-07"
 
@@ -34,7 +35,7 @@ def user_identifier(raw_id: str) -> dict[str, Any]:
     return {"rawId": raw_id, "communicationUser": {"id": raw_id}}
 
 
-class ChatClient:
+class ChatClient(PooledClient):
     """One user's chat calls."""
 
     def __init__(
@@ -51,21 +52,6 @@ class ChatClient:
             verify=verify,
             timeout=timeout_s,
         )
-
-    async def __aenter__(self) -> ChatClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
 
     async def _call(
         self,
