@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from prometheus_client import CollectorRegistry
 
+from switchboard.tls import ensure_dev_tls
 from switchboard.traversal import TurnServer, TurnSettings
 
 SECRET = b"test-shared-secret"
@@ -88,41 +83,10 @@ async def make_server(
 def tls_context(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[ssl.SSLContext, ssl.SSLContext, Path, Path]:
-    """A self-signed loopback certificate: server and client contexts, files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName("localhost"),
-                    x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")),
-                ]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("turn-tls")
-    cert_file = folder / "cert.pem"
-    key_file = folder / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    """A loopback certificate from the suite's CA: server and client contexts, files."""
+    files = ensure_dev_tls(tmp_path_factory.mktemp("turn-tls"), [])
+    assert files.ca is not None
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server.load_cert_chain(cert_file, key_file)
-    client = ssl.create_default_context(cafile=str(cert_file))
-    return server, client, cert_file, key_file
+    server.load_cert_chain(files.cert, files.key)
+    client = ssl.create_default_context(cafile=str(files.ca))
+    return server, client, files.cert, files.key
