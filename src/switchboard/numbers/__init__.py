@@ -1,0 +1,1 @@
+"""Phone numbers: the inventory carriers offer and the numbers the resource owns."""

@@ -1,0 +1,1 @@
+"""Telephony: carriers that reach the phone network, and their codecs."""

@@ -1,0 +1,1 @@
+"""Carriers: the virtual phone network and real SMPP links behind one interface."""
