@@ -109,7 +109,7 @@ def start_server(
         )
     server = RunningServer(data_dir, list(args), process, log_path, env=env or {})
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while not ports_file.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             server.stop()

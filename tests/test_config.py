@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from switchboard.config import ConfigError, describe_options, env_name, load_settings
+from switchboard.config import (
+    ConfigError,
+    describe_options,
+    env_name,
+    load_settings,
+    unknown_environment,
+)
 
 ROOT = Path(__file__).parent.parent
 
@@ -83,3 +89,19 @@ def test_every_option_is_documented() -> None:
         assert f"`{key}`" in reference, key
         assert f"`{env}`" in reference, env
         assert description, f"{key} has no description"
+
+
+def test_unknown_switchboard_variables_are_named_with_a_fix() -> None:
+    warnings = unknown_environment(
+        {
+            "SWITCHBOARD_EVENTS_ALLOWED_TARGET": "127.0.0.0/8",
+            "SWITCHBOARD_HTTP_PORT": "0",
+            "SWITCHBOARD_CONNECTION_STRING": "endpoint=...",
+            "SWITCHBOARD_TEST_POSTGRES": "postgresql://",
+            "PATH": "/bin",
+        }
+    )
+    assert warnings == [
+        "SWITCHBOARD_EVENTS_ALLOWED_TARGET is not a Switchboard option and is "
+        "ignored; did you mean SWITCHBOARD_EVENTS_ALLOWED_TARGETS?"
+    ]

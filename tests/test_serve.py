@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import ssl
 import subprocess
@@ -107,3 +108,29 @@ def test_help_lists_every_serve_option() -> None:
         "--redis", "--tls-cert", "--tls-key", "--json-logs", "--config",
     ):  # fmt: skip
         assert flag in result.stdout
+
+
+FREE_TURN_PORTS = {f"SWITCHBOARD_TURN_{t}_PORT": "0" for t in ("UDP", "TCP", "TLS")}
+
+
+def test_a_port_in_use_is_named_with_the_option_to_change(
+    server_factory: type, tmp_path: Path
+) -> None:
+    running: RunningServer = server_factory.start()
+    (tmp_path / "ports.json").write_text('{"http": 1, "https": 2}')
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "switchboard", "serve", "--data-dir", str(tmp_path),
+            "--http-port", "0", "--https-port", str(running.https_port),
+        ],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, **FREE_TURN_PORTS},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert (
+        f"switchboard: cannot listen on 127.0.0.1:{running.https_port}: Address "
+        "already in use; choose another --https-port (0 picks a free port)"
+    ) in result.stderr
+    assert "Traceback" not in result.stderr
+    # The stale ports.json of an earlier run is gone, not left to mislead tools.
+    assert not (tmp_path / "ports.json").exists()

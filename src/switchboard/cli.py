@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,9 +13,17 @@ import typer
 
 from switchboard import __version__
 from switchboard.auth.resource import KeyName
-from switchboard.config import ConfigError, Settings, load_settings
+from switchboard.config import (
+    ConfigError,
+    Settings,
+    load_settings,
+    unknown_environment,
+)
+from switchboard.core.errors import StartupError
 from switchboard.core.logs import configure_logging
 from switchboard.events.cli import app as events_app
+
+log = logging.getLogger("switchboard")
 
 app = typer.Typer(
     help="Switchboard: a self-hosted communication platform with the ACS wire API.",
@@ -111,10 +121,16 @@ def serve(
             update={"log": settings.log.model_copy(update={"json_lines": json_logs})}
         )
     configure_logging(settings.log.level, settings.log.json_lines)
+    for warning in unknown_environment(os.environ):
+        log.warning("%s", warning)
 
     from switchboard.node import Node
 
-    asyncio.run(Node(settings).run())
+    try:
+        asyncio.run(Node(settings).run())
+    except StartupError as exc:
+        typer.echo(f"switchboard: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 async def _with_resource(

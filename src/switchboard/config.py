@@ -8,6 +8,7 @@ The loaded configuration is frozen.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import tomllib
@@ -448,3 +449,25 @@ def describe_options() -> list[tuple[str, str, str, str]]:
                 )
             )
     return rows
+
+NON_OPTION_VARIABLES = frozenset(
+    {"SWITCHBOARD_CONFIG", "SWITCHBOARD_CONNECTION_STRING", "SWITCHBOARD_ENDPOINT"}
+)
+"""SWITCHBOARD_* variables that are not options: the config file, and what the
+examples and clients read."""
+
+
+def unknown_environment(environ: Mapping[str, str]) -> list[str]:
+    """Warnings for SWITCHBOARD_* variables that set no option, with a likely fix."""
+    known = {env_name(section, field) for section, model in _SECTIONS.items()
+             for field in model.model_fields}  # fmt: skip
+    warnings = []
+    for name in sorted(environ):
+        if not name.startswith("SWITCHBOARD_") or name in known:
+            continue
+        if name in NON_OPTION_VARIABLES or name.startswith("SWITCHBOARD_TEST_"):
+            continue
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        warnings.append(f"{name} is not a Switchboard option and is ignored{hint}")
+    return warnings

@@ -22,6 +22,7 @@ from switchboard.bus import Bus, open_bus
 from switchboard.chat.service import ChatService
 from switchboard.config import Settings
 from switchboard.core.clock import Clock, system_clock
+from switchboard.core.errors import StartupError
 from switchboard.core.ratelimit import RateLimiter, open_rate_limiter
 from switchboard.events.dispatcher import Dispatcher
 from switchboard.events.outbox import EventOutbox
@@ -62,7 +63,17 @@ class Endpoints:
         return f"endpoint=https://{host}:{self.https_port}/;accesskey={key}"
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, option: str) -> socket.socket:
+    try:
+        return _listen(host, port)
+    except OSError as exc:
+        raise StartupError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another "
+            f"--{option.replace('_', '-')} (0 picks a free port)"
+        ) from exc
+
+
+def _listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # asyncio sets TCP_NODELAY on accepted sockets only when proto is IPPROTO_TCP;
     # without it Nagle and delayed ACKs add 40 ms to every keep-alive request.
@@ -166,13 +177,17 @@ class Node:
 
     async def start(self) -> Endpoints:
         """Build everything and start listening; returns the bound ports."""
+        server = self.settings.server
+        # A ports.json left by an earlier run must not be read as this one's.
+        (server.data_dir / "ports.json").unlink(missing_ok=True)
         svc = await self.build()
         app = create_app(svc)
-        server = self.settings.server
         tls = self._tls()
 
         listeners = []
-        for port, use_tls in ((server.http_port, False), (server.https_port, True)):
+        listen = (("http_port", False), ("https_port", True))
+        for option, use_tls in listen:
+            port = getattr(server, option)
             config = uvicorn.Config(
                 app,
                 lifespan="off",
@@ -186,7 +201,7 @@ class Node:
                 # connection costs more CPU in a fan-out than it saves in bytes.
                 ws_per_message_deflate=False,
             )
-            sock = _bind(server.host, port)
+            sock = _bind(server.host, port, option)
             uv = _Server(config)
             self._servers.append(uv)
             self._tasks.append(asyncio.create_task(uv.serve(sockets=[sock])))
@@ -251,10 +266,11 @@ class Node:
             lines.insert(1, _turn_banner(self.settings, endpoints.turn))
         lines.append(f"TURN shared secret (secret): {data_dir / 'turn-secret'}")
         if tls.ca is not None:
+            ca = tls.ca.resolve()
             lines += [
-                f"Development CA: {tls.ca}; to trust it, export",
-                f"  REQUESTS_CA_BUNDLE={tls.ca} SSL_CERT_FILE={tls.ca} "
-                f"NODE_EXTRA_CA_CERTS={tls.ca}",
+                f"Development CA: {ca}; to trust it, export",
+                f"  REQUESTS_CA_BUNDLE={ca} SSL_CERT_FILE={ca} "
+                f"NODE_EXTRA_CA_CERTS={ca}",
             ]
         # Printed rather than logged: this is the operator's start-up banner.
         print("\n".join(lines), flush=True)

@@ -100,3 +100,7 @@ def too_many_requests(message: str, retry_after_s: int) -> AcsError:
         message,
         headers={"Retry-After": str(max(1, retry_after_s))},
     )
+
+
+class StartupError(Exception):
+    """A node cannot start (a port in use, say); the message says what to change."""

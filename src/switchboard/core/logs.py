@@ -39,5 +39,8 @@ def configure_logging(level: str = "info", json_lines: bool = False) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # The node runs two uvicorn servers and announces itself; their per-server
+    # start and stop lines would only repeat it twice over.
+    logging.getLogger("uvicorn.error").setLevel(max(logging.WARNING, root.level))
     # Alembic announces every migration at INFO; once per start is enough at DEBUG.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

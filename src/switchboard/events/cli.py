@@ -107,6 +107,7 @@ def _body(
 
 
 Url = Annotated[str | None, typer.Option("--url", help="The webhook's URL.")]
+RequiredUrl = Annotated[str, typer.Option("--url", help="The webhook's URL.")]
 Types = Annotated[
     list[str] | None,
     typer.Option("--type", help="An event type to deliver (repeat); default all."),
@@ -136,7 +137,7 @@ def _path(name: str) -> str:
 @app.command("create")
 def create(
     name: str,
-    url: Url = None,
+    url: RequiredUrl,
     types: Types = None,
     prefix: Prefix = None,
     envelope: EnvelopeOpt = None,

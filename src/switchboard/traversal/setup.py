@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry
 
 from switchboard.config import Settings, TraversalSettings
 from switchboard.core.clock import Clock
+from switchboard.core.errors import StartupError
 from switchboard.identity.service import IdentityService
 from switchboard.storage.engine import Database
 from switchboard.tls import TlsFiles
@@ -75,9 +76,16 @@ async def start_turn(
     )
     try:
         await server.start()
-    except OSError:
+    except OSError as exc:
         # A port in use: release whichever listeners did bind, then fail the start.
         await server.stop()
-        raise
+        turn = settings.turn
+        raise StartupError(
+            f"the STUN/TURN server cannot listen on {turn.listen_host} (UDP "
+            f"{turn.udp_port}, TCP {turn.tcp_port}, TLS {turn.tls_port}): "
+            f"{exc.strerror or exc}; set turn.udp_port, turn.tcp_port and "
+            "turn.tls_port (SWITCHBOARD_TURN_UDP_PORT, ...) to free ports, 0 to "
+            "pick them, or turn.enabled = false"
+        ) from exc
     relay.attach(server.ports)
     return server
