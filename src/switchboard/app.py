@@ -21,9 +21,12 @@ from switchboard.events.api import public_router as events_public_router
 from switchboard.events.api import router as events_router
 from switchboard.identity.api import router as identity_router
 from switchboard.identity.api import user_router as identity_user_router
+from switchboard.numbers.api import router as numbers_router
 from switchboard.realtime.api import router as realtime_router
 from switchboard.realtime.web import mount_web
 from switchboard.services import Services
+from switchboard.sms.api import router as sms_router
+from switchboard.telephony.carriers.virtual_api import router as virtual_phone_router
 from switchboard.traversal.api import router as traversal_router
 from switchboard.traversal.api import user_router as traversal_user_router
 
@@ -187,12 +190,15 @@ def create_app(svc: Services) -> ASGIApp:
     app.include_router(identity_router)
     app.include_router(identity_user_router)
     app.include_router(chat_router)
+    app.include_router(numbers_router)
+    app.include_router(sms_router)
     app.include_router(_operations_router())
     app.include_router(events_router)
     app.include_router(events_public_router)
     app.include_router(realtime_router)
     app.include_router(traversal_router)
     app.include_router(traversal_user_router)
+    app.include_router(virtual_phone_router)
     mount_web(app)
     return LimitsAndAccessLog(app, svc)
 

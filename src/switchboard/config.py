@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -343,6 +344,211 @@ class TraversalSettings(_Section):
         return self
 
 
+class SmsSettings(_Section):
+    """SMS: the per-number send budget and how queued messages reach carriers."""
+
+    rate_window_s: float = Field(
+        60.0, gt=0, description="The window the per-number send budget refills over."
+    )
+    number_requests: int = Field(
+        200,
+        ge=0,
+        description=(
+            "Send requests one sender number may make per window, each with up to "
+            "100 recipients; 0 means unlimited. Over it, 429 with Retry-After."
+        ),
+    )
+    submit_attempts: int = Field(
+        8,
+        ge=1,
+        description=(
+            "Attempts to hand a message to its carrier on transient errors before "
+            "it is marked failed."
+        ),
+    )
+    retry_base_s: float = Field(
+        1.0, gt=0, description="Wait after the first failed submission; doubles."
+    )
+    retry_max_s: float = Field(
+        60.0, gt=0, description="Longest wait between two submissions (before jitter)."
+    )
+    lease_s: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "How long a node holds a message it is submitting; a node that dies "
+            "mid-submission leaves it to others after this."
+        ),
+    )
+    batch_size: int = Field(
+        100, ge=1, description="Queued messages one node claims per round."
+    )
+    poll_interval_s: float = Field(
+        1.0, gt=0, description="How often a node looks for queued messages unprompted."
+    )
+
+
+class NumberBlockSettings(_Section):
+    """A block of numbers a configured carrier link serves, with what they can do."""
+
+    country: str = Field(
+        min_length=2, max_length=2, description="ISO 3166 alpha-2 code, e.g. US."
+    )
+    number_type: Literal["geographic", "tollFree", "mobile"] = Field(
+        "geographic", description="The ACS phone number type."
+    )
+    first: str = Field(
+        pattern=r"^\+[1-9][0-9]{1,14}$",
+        description="The first number of the block in E.164, e.g. +14255550100.",
+    )
+    count: int = Field(1, ge=1, description="How many consecutive numbers.")
+    sms: Literal["none", "inbound", "outbound", "inbound+outbound"] = Field(
+        "inbound+outbound", description="SMS capability offered."
+    )
+    calling: Literal["none", "inbound", "outbound", "inbound+outbound"] = Field(
+        "none", description="Calling capability offered."
+    )
+    monthly_cost: float = Field(1.0, ge=0, description="Monthly cost of one number.")
+    currency: str = Field("USD", description="ISO 4217 currency of monthly_cost.")
+    area_code: str = Field("", description="Area code the numbers are in, if any.")
+    locality: str = Field("", description="Town the numbers belong to, if any.")
+
+
+class SmppLinkSettings(_Section):
+    """One SMPP 3.4 link to an SMSC, bound as a transceiver (`[[telephony.smpp]]`)."""
+
+    name: str = Field(min_length=1, description="The carrier name of this link.")
+    host: str = Field("127.0.0.1", description="The SMSC's host name or address.")
+    port: int = Field(2775, ge=1, le=65535, description="The SMSC's TCP port.")
+    system_id: str = Field(max_length=15, description="bind system_id.")
+    password: SecretStr = Field(
+        SecretStr(""), description="bind password, at most 8 characters; never logged."
+    )
+    system_type: str = Field("", max_length=12, description="bind system_type.")
+    blocks: tuple[NumberBlockSettings, ...] = Field(
+        (), description="The numbers this link serves (`[[telephony.smpp.blocks]]`)."
+    )
+    window: int = Field(
+        10, ge=1, le=1000, description="Requests outstanding at once on the link."
+    )
+    enquire_interval_s: float = Field(
+        30.0, gt=0, description="Seconds between enquire_link keep-alives."
+    )
+    bind_timeout_s: float = Field(
+        10.0, gt=0, description="How long to wait for the bind answer."
+    )
+    response_timeout_s: float = Field(
+        10.0, gt=0, description="How long to wait for the answer to any request."
+    )
+    reconnect_min_s: float = Field(
+        1.0, gt=0, description="Wait before the first reconnection; doubles."
+    )
+    reconnect_max_s: float = Field(
+        60.0, gt=0, description="Longest wait between two reconnections."
+    )
+    gsm_packed: bool = Field(
+        False,
+        description=(
+            "Send and read GSM 7-bit text packed (7 bits per character) instead "
+            "of one septet per octet, which most SMSCs expect."
+        ),
+    )
+    submit_attempts: int = Field(
+        5,
+        ge=1,
+        description=(
+            "Tries per message part on throttling, transient errors and lost "
+            "links, before the submission fails as transient."
+        ),
+    )
+    throttle_backoff_s: float = Field(
+        0.5, gt=0, description="Pause of the link after ESME_RTHROTTLED; doubles."
+    )
+    submit_wait_s: float = Field(
+        10.0,
+        ge=0,
+        description="How long a submission waits for the link to be bound.",
+    )
+
+    @field_validator("password")
+    @classmethod
+    def _password_fits(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value().encode("latin-1", "replace")) > 8:
+            raise ValueError("an SMPP 3.4 password has at most 8 characters")
+        return value
+
+
+class TelephonySettings(_Section):
+    """Carriers: the virtual phone network (the embedded default) and real links."""
+
+    virtual_carrier: bool = Field(
+        True,
+        description=(
+            "Run the virtual phone network, its page at /virtual-phone and its API "
+            "under /virtual-phone/api; a development tool."
+        ),
+    )
+    virtual_phone_access: Literal["loopback", "anyone"] = Field(
+        "loopback",
+        description=(
+            "Who may use the virtual phone: `loopback` serves the page to loopback "
+            "clients only and the API to loopback clients or requests signed with "
+            "an access key; `anyone` opens both to every client."
+        ),
+    )
+    virtual_report_delay_s: float = Field(
+        1.0,
+        ge=0,
+        description="Seconds the virtual network takes to report on a message.",
+    )
+    virtual_failure_rate: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of virtual messages (0 to 1) whose report says Failed.",
+    )
+    virtual_expiry_rate: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of virtual messages (0 to 1) whose report says Expired.",
+    )
+    smpp: tuple[SmppLinkSettings, ...] = Field(
+        (), description="SMPP 3.4 links to SMSCs, one `[[telephony.smpp]]` table each."
+    )
+
+    @model_validator(mode="after")
+    def _rates(self) -> TelephonySettings:
+        if self.virtual_failure_rate + self.virtual_expiry_rate > 1:
+            raise ValueError(
+                "virtual_failure_rate and virtual_expiry_rate add up to more than 1"
+            )
+        return self
+
+
+class NumberSettings(_Section):
+    """Phone numbers: how long a search holds its numbers, how clients poll."""
+
+    search_hold_s: float = Field(
+        900.0,
+        gt=0,
+        description=(
+            "How long a search holds the numbers it found for a purchase; after "
+            "that they are free for other searches."
+        ),
+    )
+    poll_retry_ms: int = Field(
+        10,
+        ge=1,
+        description="The `retry-after-ms` given with each long-running operation.",
+    )
+    operation_retention_s: float = Field(
+        86400.0,
+        gt=0,
+        description="How long operations and expired searches stay readable.",
+    )
+
+
 class Settings(_Section):
     """The whole configuration of one node."""
 
@@ -354,6 +560,9 @@ class Settings(_Section):
     realtime: RealtimeSettings = RealtimeSettings()
     events: EventSettings = EventSettings()
     turn: TraversalSettings = TraversalSettings()
+    sms: SmsSettings = SmsSettings()
+    telephony: TelephonySettings = TelephonySettings()
+    numbers: NumberSettings = NumberSettings()
 
     @property
     def database_url(self) -> str:
@@ -379,6 +588,9 @@ _SECTIONS: dict[str, type[_Section]] = {
     "realtime": RealtimeSettings,
     "events": EventSettings,
     "turn": TraversalSettings,
+    "sms": SmsSettings,
+    "telephony": TelephonySettings,
+    "numbers": NumberSettings,
 }
 
 
@@ -449,6 +661,7 @@ def describe_options() -> list[tuple[str, str, str, str]]:
                 )
             )
     return rows
+
 
 NON_OPTION_VARIABLES = frozenset(
     {"SWITCHBOARD_CONFIG", "SWITCHBOARD_CONNECTION_STRING", "SWITCHBOARD_ENDPOINT"}

@@ -28,9 +28,14 @@ from switchboard.events.dispatcher import Dispatcher
 from switchboard.events.outbox import EventOutbox
 from switchboard.events.setup import build_events
 from switchboard.identity.service import IdentityService
+from switchboard.numbers.inventory import Inventory
+from switchboard.numbers.service import NumberService
 from switchboard.realtime.hub import RealtimeHub, open_event_log
 from switchboard.services import Services
+from switchboard.sms.sender import SmsSender
+from switchboard.sms.setup import build_sms
 from switchboard.storage.engine import Database
+from switchboard.telephony.carriers.setup import Carriers, build_carriers
 from switchboard.tls import TlsFiles, ensure_dev_tls
 from switchboard.traversal.setup import build_relay, start_turn
 from switchboard.traversal.turn import TurnServer
@@ -97,6 +102,8 @@ class Node:
         self._limiter: RateLimiter | None = None
         self._dispatcher: Dispatcher | None = None
         self._turn: TurnServer | None = None
+        self._carriers: Carriers | None = None
+        self._sms_sender: SmsSender | None = None
         self._servers: list[_Server] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -149,6 +156,24 @@ class Node:
         traversal = await build_relay(
             settings, self.db, identity, info.resource_id, self.clock
         )
+        self._carriers = Carriers(
+            build_carriers(settings, self.db, self._bus, self.clock)
+        )
+        numbers = NumberService(
+            self.db, Inventory(self._carriers.blocks()), settings.numbers, self.clock
+        )
+        sms, self._sms_sender = build_sms(
+            settings,
+            self.db,
+            self._bus,
+            numbers,
+            self._carriers,
+            self._limiter,
+            EventOutbox(self._dispatcher.wake),
+            self.clock,
+            registry,
+        )
+        self._carriers.set_inbound(sms.inbound())
         return Services(
             settings=settings,
             clock=self.clock,
@@ -164,6 +189,9 @@ class Node:
             chat=chat,
             events=events,
             traversal=traversal,
+            carriers=self._carriers,
+            numbers=numbers,
+            sms=sms,
         )
 
     def _tls(self) -> TlsFiles:
@@ -181,6 +209,7 @@ class Node:
         # A ports.json left by an earlier run must not be read as this one's.
         (server.data_dir / "ports.json").unlink(missing_ok=True)
         svc = await self.build()
+        await svc.carriers.start()
         app = create_app(svc)
         tls = self._tls()
 
@@ -219,6 +248,8 @@ class Node:
         if self._dispatcher is not None:
             self._dispatcher.base_url = f"https://{server.public_host}:{listeners[1]}"
             await self._dispatcher.start()
+        if self._sms_sender is not None:
+            await self._sms_sender.start()
         self._turn = await start_turn(
             self.settings, svc.traversal, tls, svc.registry, self.clock
         )
@@ -318,6 +349,10 @@ class Node:
             await self._dispatcher.stop()
         if self._turn is not None:
             await self._turn.stop()
+        if self._sms_sender is not None:
+            await self._sms_sender.stop()
+        if self._carriers is not None:
+            await self._carriers.stop()
         await self._drain()
         servers = self._tasks[: len(self._servers)]
         await asyncio.gather(*servers, return_exceptions=True)

@@ -14,8 +14,11 @@ from switchboard.config import Settings
 from switchboard.core.clock import Clock
 from switchboard.events.service import EventSubscriptions
 from switchboard.identity.service import IdentityService
+from switchboard.numbers.service import NumberService
 from switchboard.realtime.hub import RealtimeHub
+from switchboard.sms.service import SmsService
 from switchboard.storage.engine import Database
+from switchboard.telephony.carriers.setup import Carriers
 from switchboard.traversal.service import RelayService
 
 
@@ -37,3 +40,6 @@ class Services:
     chat: ChatService
     events: EventSubscriptions
     traversal: RelayService
+    carriers: Carriers
+    numbers: NumberService
+    sms: SmsService

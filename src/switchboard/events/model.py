@@ -38,7 +38,9 @@ CHAT_EVENT_TYPES = tuple(
     )
 )
 
-KNOWN_EVENT_TYPES = frozenset(CHAT_EVENT_TYPES)
+SMS_EVENT_TYPES = (PREFIX + "SMSReceived", PREFIX + "SMSDeliveryReportReceived")
+
+KNOWN_EVENT_TYPES = frozenset(CHAT_EVENT_TYPES + SMS_EVENT_TYPES)
 """The event types a subscription may name; later capabilities add theirs."""
 
 VALIDATION_EVENT_TYPE = "Microsoft.EventGrid.SubscriptionValidationEvent"
