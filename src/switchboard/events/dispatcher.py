@@ -8,7 +8,6 @@ a node killed mid-delivery only causes a repeat (at least once, same event id).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
@@ -21,9 +20,9 @@ import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from switchboard.bus import Bus
-from switchboard.bus.base import Message
 from switchboard.config import EventSettings
 from switchboard.core.clock import Clock, iso8601
+from switchboard.core.worker import Worker
 from switchboard.events.model import VALIDATION_EVENT_TYPE, Envelope, wrap
 from switchboard.events.outbox import (
     DEAD,
@@ -71,7 +70,7 @@ def backoff_s(attempt: int, base_s: float, max_s: float, rng: random.Random) -> 
     return ceiling * (0.5 + rng.random() / 2)
 
 
-class Dispatcher:
+class Dispatcher(Worker):
     """Delivers events to subscriptions: at least once, in order per subject."""
 
     def __init__(
@@ -86,9 +85,9 @@ class Dispatcher:
         clock: Clock,
         registry: CollectorRegistry,
     ) -> None:
+        super().__init__(bus, WAKE_TOPIC, settings.poll_interval_s, "events-dispatcher")
         self._store = store
         self._subscriptions = subscriptions
-        self._bus = bus
         self._webhooks = webhooks
         self._settings = settings
         self._topic = topic
@@ -97,8 +96,6 @@ class Dispatcher:
         """Where validation links point; the node sets it once its port is known."""
         self._clock = clock
         self._rng = random.Random()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._last_purge = 0.0
         self._outcomes = Counter(
             "switchboard_event_deliveries",
@@ -113,40 +110,10 @@ class Dispatcher:
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
         )
 
-    async def start(self) -> None:
-        """Listen for wake-ups and start working."""
-        await self._bus.subscribe(WAKE_TOPIC, self._on_wake)
-        self._task = asyncio.create_task(self._run(), name="events-dispatcher")
-
     async def stop(self) -> None:
-        """Stop after the attempts under way; leases of unfinished ones run out."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        """Stop, then close the webhook connections."""
+        await super().stop()
         await self._webhooks.close()
-
-    async def wake(self) -> None:
-        """Tell every node's dispatcher that there is work."""
-        await self._bus.publish(WAKE_TOPIC, {})
-
-    async def _on_wake(self, message: Message) -> None:
-        self._wake.set()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                busy = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("event dispatch failed; retrying")
-                busy = False
-            if not busy:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._wake.wait(), self._settings.poll_interval_s
-                    )
-            self._wake.clear()
 
     async def run_once(self) -> bool:
         """One round of work; True when there may be more right away."""

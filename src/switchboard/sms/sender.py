@@ -11,7 +11,6 @@ message is submitted again by another node: at least once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Iterator
@@ -20,9 +19,9 @@ from typing import Protocol
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from switchboard.bus import Bus
-from switchboard.bus.base import Message
 from switchboard.config import SmsSettings
 from switchboard.core.clock import Clock
+from switchboard.core.worker import Worker
 from switchboard.events.dispatcher import backoff_s
 from switchboard.events.outbox import EventOutbox
 from switchboard.sms import acs_events, store
@@ -47,7 +46,7 @@ class CarrierSet(Protocol):
     def __iter__(self) -> Iterator[Carrier]: ...
 
 
-class SmsSender:
+class SmsSender(Worker):
     """Submits queued messages to carriers with retries; one per node."""
 
     def __init__(
@@ -60,15 +59,13 @@ class SmsSender:
         clock: Clock,
         registry: CollectorRegistry,
     ) -> None:
+        super().__init__(bus, WAKE_TOPIC, settings.poll_interval_s, "sms-sender")
         self._db = db
         self._carriers = carriers
         self._outbox = outbox
-        self._bus = bus
         self._settings = settings
         self._clock = clock
         self._rng = random.Random()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._outcomes = Counter(
             "switchboard_sms_submissions",
             "Attempts to hand an SMS to its carrier, by outcome.",
@@ -81,40 +78,6 @@ class SmsSender:
             registry=registry,
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
         )
-
-    async def start(self) -> None:
-        """Listen for wake-ups and start working."""
-        await self._bus.subscribe(WAKE_TOPIC, self._on_wake)
-        self._task = asyncio.create_task(self._run(), name="sms-sender")
-
-    async def stop(self) -> None:
-        """Stop; leases of submissions under way run out and others retry them."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def wake(self) -> None:
-        """Tell every node's sender that messages are queued."""
-        await self._bus.publish(WAKE_TOPIC, {})
-
-    async def _on_wake(self, message: Message) -> None:
-        self._wake.set()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                busy = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("SMS submission round failed; retrying")
-                busy = False
-            if not busy:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._wake.wait(), self._settings.poll_interval_s
-                    )
-            self._wake.clear()
 
     async def run_once(self) -> bool:
         """One round: claim due messages and submit them; True if there were any."""
