@@ -55,7 +55,9 @@ class LocalNode:
 
 @contextmanager
 def local_node(
-    database: str | None = None, env: dict[str, str] | None = None
+    database: str | None = None,
+    env: dict[str, str] | None = None,
+    config: Path | None = None,
 ) -> Iterator[LocalNode]:
     """Start a node, wait until it answers, stop it on exit."""
     with tempfile.TemporaryDirectory(prefix="switchboard-bench-") as folder:
@@ -66,6 +68,8 @@ def local_node(
         ]  # fmt: skip
         if database:
             argv += ["--database", database]
+        if config is not None:
+            argv += ["--config", str(config)]
         child_env = {**os.environ, **QUIET_AND_UNLIMITED, **(env or {})}
         with (data_dir / "serve.log").open("wb") as log:
             node = subprocess.Popen(
