@@ -51,11 +51,13 @@ class Hammer:
         self.done = threading.Event()
         self.ok = 0
         self.failures: list[str] = []
-        self.thread = threading.Thread(target=self._run)
+        # A daemon, so a failing test can never keep the run from ending.
+        self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        while not self.done.is_set():
+        deadline = time.monotonic() + 120
+        while not self.done.is_set() and time.monotonic() < deadline:
             try:
                 self.client.create_user()
                 self.ok += 1

@@ -31,7 +31,7 @@ class Sender:
         self.accepted: list[str] = []
         self.failures = 0
         self.done = threading.Event()
-        self.thread = threading.Thread(target=self._run)
+        self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         n = 0

@@ -43,7 +43,8 @@ class BotProcess:
         config = uvicorn.Config(app, log_config=None, lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
-            target=lambda: asyncio.run(self.server.serve(sockets=[self.sock]))
+            target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])),
+            daemon=True,
         )
         self.thread.start()
         deadline = time.monotonic() + 20
