@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from switchboard.traversal import TurnServer, issue_credentials
+from switchboard.traversal import TurnCredentials, TurnServer, issue_credentials
 from tests.traversal.conftest import SECRET, ServerFactory
 from tests.traversal.turnclient import Peer
 
@@ -58,6 +58,26 @@ async def run(
             raise
         return -1, output.decode(errors="replace")
     return process.returncode or 0, output.decode(errors="replace")
+
+
+def uclient_args(
+    port: int, messages: int, auth: list[str], peer: int | None, *flags: str
+) -> list[str]:
+    """turnutils_uclient's arguments: flags, credentials, peer, server port, count."""
+    args = [*flags, *auth]
+    if peer is not None:
+        args += ["-e", "127.0.0.1", "-r", str(peer)]
+    return [*args, "-p", str(port), "-n", str(messages), "127.0.0.1"]
+
+
+def secret_auth(secret: str) -> list[str]:
+    """Shared-secret credentials computed by uclient itself (`-W`)."""
+    return ["-W", secret, "-u", "alice"]
+
+
+def password_auth(credentials: TurnCredentials) -> list[str]:
+    """Explicit long-term credentials."""
+    return ["-u", credentials.username, "-w", credentials.password]
 
 
 @pytest.fixture
@@ -108,27 +128,11 @@ async def test_uclient_relays_without_loss(
     flags = UCLIENT_MODES[mode]
     port = server.ports["tls" if "-S" in flags else "tcp" if "-t" in flags else "udp"]
     assert UCLIENT is not None
-    code, output = await run(
-        UCLIENT,
-        *flags,
-        "-W",
-        SECRET.decode(),
-        "-u",
-        "alice",
-        "-e",
-        "127.0.0.1",
-        "-r",
-        str(coturn_peer),
-        "-p",
-        str(port),
-        "-n",
-        "30",
-        "-m",
-        "2",
-        "-z",
-        "5",
-        "127.0.0.1",
-    )
+    args = uclient_args(
+        port, 30, secret_auth(SECRET.decode()), coturn_peer, *flags, "-m", "2",
+        "-z", "5",
+    )  # fmt: skip
+    code, output = await run(UCLIENT, *args)
     assert code == 0, output[-2000:]
     # Two clients (each with RTP and RTCP allocations), 30 messages each.
     assert_no_loss(output, 60)
@@ -141,21 +145,10 @@ async def test_uclient_relays_without_loss(
 async def test_uclient_client_to_client_mode(make_server: ServerFactory) -> None:
     server = await make_server()
     assert UCLIENT is not None
-    code, output = await run(
-        UCLIENT,
-        "-y",
-        "-W",
-        SECRET.decode(),
-        "-u",
-        "alice",
-        "-p",
-        str(server.ports["udp"]),
-        "-n",
-        "30",
-        "-z",
-        "5",
-        "127.0.0.1",
+    args = uclient_args(
+        server.ports["udp"], 30, secret_auth(SECRET.decode()), None, "-y", "-z", "5"
     )
+    code, output = await run(UCLIENT, *args)
     assert code == 0, output[-2000:]
     assert_no_loss(output, 120)
 
@@ -167,24 +160,10 @@ async def test_uclient_with_explicit_username_and_password(
     server = await make_server()
     credentials = issue_credentials(SECRET, "dave", 600, time.time())
     assert UCLIENT is not None
-    code, output = await run(
-        UCLIENT,
-        "-u",
-        credentials.username,
-        "-w",
-        credentials.password,
-        "-e",
-        "127.0.0.1",
-        "-r",
-        str(coturn_peer),
-        "-p",
-        str(server.ports["udp"]),
-        "-n",
-        "20",
-        "-z",
-        "5",
-        "127.0.0.1",
+    args = uclient_args(
+        server.ports["udp"], 20, password_auth(credentials), coturn_peer, "-z", "5"
     )
+    code, output = await run(UCLIENT, *args)
     assert code == 0, output[-2000:]
     assert_no_loss(output, 40)
 
@@ -195,23 +174,10 @@ async def test_uclient_wrong_password_is_refused(
 ) -> None:
     server = await make_server()
     assert UCLIENT is not None
-    code, output = await run(
-        UCLIENT,
-        "-W",
-        "not-the-secret",
-        "-u",
-        "alice",
-        "-e",
-        "127.0.0.1",
-        "-r",
-        str(coturn_peer),
-        "-p",
-        str(server.ports["udp"]),
-        "-n",
-        "5",
-        "127.0.0.1",
-        stop_after=3.0,
+    args = uclient_args(
+        server.ports["udp"], 5, secret_auth("not-the-secret"), coturn_peer
     )
+    code, output = await run(UCLIENT, *args, stop_after=3.0)
     assert code != 0
     assert "Total lost packets" not in output
     assert server.registry.get_sample_value(
@@ -227,23 +193,10 @@ async def test_uclient_negative_tests_get_the_expected_400(
     # it then exits non-zero by design (coturn's own server does the same).
     server = await make_server()
     assert UCLIENT is not None
-    _, output = await run(
-        UCLIENT,
-        "-N",
-        "-W",
-        SECRET.decode(),
-        "-u",
-        "alice",
-        "-e",
-        "127.0.0.1",
-        "-r",
-        str(coturn_peer),
-        "-p",
-        str(server.ports["udp"]),
-        "-n",
-        "5",
-        "127.0.0.1",
+    args = uclient_args(
+        server.ports["udp"], 5, secret_auth(SECRET.decode()), coturn_peer, "-N"
     )
+    _, output = await run(UCLIENT, *args)
     assert "channel bind: error 400" in output, output[-2000:]
 
 
@@ -320,46 +273,15 @@ async def test_coturn_accepts_our_issued_credentials(coturn_peer: int) -> None:
         try:
             await asyncio.sleep(1.0)
             good = issue_credentials(SECRET, "frank", 600, time.time())
-            code, output = await run(
-                UCLIENT,
-                "-u",
-                good.username,
-                "-w",
-                good.password,
-                "-e",
-                "127.0.0.1",
-                "-r",
-                str(coturn_peer),
-                "-p",
-                str(port),
-                "-n",
-                "20",
-                "-z",
-                "5",
-                "127.0.0.1",
-            )
+            args = uclient_args(port, 20, password_auth(good), coturn_peer, "-z", "5")
+            code, output = await run(UCLIENT, *args)
             assert code == 0, output[-2000:]
             assert_no_loss(output, 40)
 
             # An expired credential of ours is refused by coturn too.
             old = issue_credentials(SECRET, "frank", 60, time.time() - 3600)
-            code, output = await run(
-                UCLIENT,
-                "-u",
-                old.username,
-                "-w",
-                old.password,
-                "-e",
-                "127.0.0.1",
-                "-r",
-                str(coturn_peer),
-                "-p",
-                str(port),
-                "-n",
-                "5",
-                "127.0.0.1",
-                stop_after=3.0,
-            )
+            args = uclient_args(port, 5, password_auth(old), coturn_peer)
+            code, output = await run(UCLIENT, *args, stop_after=3.0)
             assert code != 0
             assert "Total lost packets" not in output
         finally:
