@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,13 +142,18 @@ def server_factory(tmp_path: Path) -> Iterator[type[RunningServer]]:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this run, dropped at the end."""
+def new_postgres_database() -> Iterator[Callable[[], str]]:
+    """Make fresh PostgreSQL databases on demand; all are dropped at the end.
+
+    Every group of nodes gets a database of its own: nodes sharing one also
+    share the work queued in it (events, SMS, reports), so a node started with
+    other settings could take work a test meant for its own nodes.
+    """
     import asyncio
 
     import asyncpg
 
-    name = f"switchboard_test_{uuid.uuid4().hex[:10]}"
+    made: list[str] = []
 
     async def admin(sql: str) -> None:
         conn = await asyncpg.connect(POSTGRES_ADMIN)
@@ -157,10 +162,21 @@ def postgres_url() -> Iterator[str]:
         finally:
             await conn.close()
 
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base = POSTGRES_ADMIN.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    def make() -> str:
+        name = f"switchboard_test_{uuid.uuid4().hex[:10]}"
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        made.append(name)
+        return f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{name}"
+
+    yield make
+    for name in made:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def postgres_url(new_postgres_database: Callable[[], str]) -> str:
+    """A PostgreSQL database for this test's nodes alone."""
+    return new_postgres_database()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -170,7 +186,7 @@ def server(
     """One long-running node per database backend, shared by the tests."""
     args: list[str] = []
     if request.param == "postgresql":
-        args = ["--database", request.getfixturevalue("postgres_url")]
+        args = ["--database", request.getfixturevalue("new_postgres_database")()]
     node = start_server(tmp_path_factory.mktemp(f"shared-{request.param}"), *args)
     yield node
     node.stop()

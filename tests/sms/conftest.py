@@ -134,7 +134,7 @@ def node(
     """A node per module and database, with the virtual network and webhooks."""
     args: list[str] = []
     if request.param == "postgresql":
-        args = ["--database", request.getfixturevalue("postgres_url")]
+        args = ["--database", request.getfixturevalue("new_postgres_database")()]
     server = start_server(tmp_path_factory.mktemp("sms"), *args, env=NODE_ENV)
     yield server
     server.stop()

@@ -193,14 +193,15 @@ async def test_external_coturn_shares_the_secret(
     # The ttl asked for was cut to turn.max_ttl_s.
     expiry = int(ice.username.split(":")[0])
     assert expiry == int(config.expires_on.timestamp())
-    assert 590 <= expiry - time.time() <= 600
+    assert 540 <= expiry - time.time() <= 600
 
     secret = (node.data_dir / "turn-secret").read_text().strip()
     process = await start_coturn(port, secret, folder)
     try:
         for url in ice.urls:
             granted: list[tuple[str, int]] = []
-            for _ in range(20):
+            # coturn may take a while to listen on a busy machine.
+            for _ in range(80):
                 try:
                     granted = await allocate_with(url, ice.username, ice.credential)
                     break
