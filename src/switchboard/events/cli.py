@@ -7,7 +7,7 @@ import ssl
 from email.utils import formatdate
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import typer
@@ -73,6 +73,17 @@ class Api:
             typer.echo(f"{response.status_code}: {response.text}", err=True)
             raise typer.Exit(1)
         return response.json() if response.content else None
+
+    def every(self, path: str) -> list[Any]:
+        """All items of a paged list, following each `nextLink`'s token."""
+        page = self.call("GET", path)
+        items = list(page["value"])
+        while page.get("nextLink"):
+            query = parse_qs(urlsplit(page["nextLink"]).query)
+            token = quote(query["continuationToken"][0], safe="")
+            page = self.call("GET", f"{path}?continuationToken={token}")
+            items += page["value"]
+        return items
 
 
 def _show(value: Any) -> None:
@@ -175,14 +186,7 @@ def list_(
     data_dir: DataDir = Path(".switchboard"), connection_string: ConnOpt = None
 ) -> None:
     """List every subscription."""
-    api = Api(data_dir, connection_string)
-    page = api.call("GET", "/eventSubscriptions")
-    items = list(page["value"])
-    while page.get("nextLink"):
-        token = page["nextLink"].split("continuationToken=")[1].split("&")[0]
-        page = api.call("GET", f"/eventSubscriptions?continuationToken={token}")
-        items += page["value"]
-    _show(items)
+    _show(Api(data_dir, connection_string).every("/eventSubscriptions"))
 
 
 @app.command("show")
@@ -222,14 +226,7 @@ def dead_letters(
     connection_string: ConnOpt = None,
 ) -> None:
     """List the events a subscription gave up on."""
-    api = Api(data_dir, connection_string)
-    page = api.call("GET", _path(name) + "/deadLetters")
-    items = list(page["value"])
-    while page.get("nextLink"):
-        token = page["nextLink"].split("continuationToken=")[1].split("&")[0]
-        page = api.call("GET", _path(name) + f"/deadLetters?continuationToken={token}")
-        items += page["value"]
-    _show(items)
+    _show(Api(data_dir, connection_string).every(_path(name) + "/deadLetters"))
 
 
 @app.command("replay")
