@@ -88,3 +88,11 @@ def test_receipt_for_an_unknown_message_is_not_found(
         "InvalidRequestBody",
         "chatMessageId must be a non-empty string",
     )
+
+
+@pytest.mark.parametrize("listing", ["readReceipts", "participants"])
+def test_a_negative_skip_is_refused_on_both_lists(
+    alice: ChatUser, thread_id: str, listing: str
+) -> None:
+    answer = alice.http("GET", thread_path(thread_id, listing), skip=-1)
+    assert error_of(answer) == (400, "BadRequest", "skip must not be negative")

@@ -11,7 +11,13 @@ from switchboard.auth.tokens import Principal
 from switchboard.chat import acs_events, content, events, store
 from switchboard.chat.access import message_gone
 from switchboard.chat.core import ChatCore
-from switchboard.chat.paging import Listing, Page, page_of, parse_token
+from switchboard.chat.paging import (
+    Listing,
+    Page,
+    first_offset,
+    page_of,
+    parse_token,
+)
 from switchboard.chat.records import Member, Message, ReadReceipt
 from switchboard.core.errors import forbidden
 
@@ -272,7 +278,7 @@ class MessageOps(ChatCore):
         if token is not None:
             (user_id,) = parse_token(token, Listing.RECEIPTS, 1).key
             after = str(user_id)
-        first = 0 if skip is None or token is not None else max(0, skip)
+        first = first_offset(skip, token)
         async with self._db.engine.connect() as conn:
             await self._member(conn, thread_id, caller)
             rows = await store.list_receipts(conn, thread_id, after, first, limit + 1)

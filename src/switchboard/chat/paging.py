@@ -84,3 +84,13 @@ def page_of(
         return Page(items=rows, next=None)
     kept = rows[:size]
     return Page(items=kept, next=Cursor(listing, key_of(kept[-1])))
+
+
+def first_offset(skip: int | None, token: str | None) -> int:
+    """Items to skip: `skip` applies to the first page only; 400 when negative."""
+    # A continuation token has already moved past whatever `skip` skipped.
+    if skip is None or token is not None:
+        return 0
+    if skip < 0:
+        raise bad_request("skip must not be negative", target="skip")
+    return skip

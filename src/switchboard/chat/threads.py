@@ -15,7 +15,13 @@ from switchboard.chat import acs_events, events, store
 from switchboard.chat.access import MANAGE_PARTICIPANTS, MANAGE_THREADS, require_scope
 from switchboard.chat.content import MessageType
 from switchboard.chat.core import ChatCore
-from switchboard.chat.paging import Listing, Page, page_of, parse_token
+from switchboard.chat.paging import (
+    Listing,
+    Page,
+    first_offset,
+    page_of,
+    parse_token,
+)
 from switchboard.chat.records import Created, Member, Participant, Rejected, Thread
 from switchboard.core.errors import AcsError, ErrorCode, bad_request
 
@@ -241,7 +247,7 @@ class ThreadOps(ChatCore):
         async with self._db.engine.connect() as conn:
             await self._member(conn, thread_id, caller)
             rows = await store.list_members(
-                conn, thread_id, after, _skip(skip, token), limit + 1
+                conn, thread_id, after, first_offset(skip, token), limit + 1
             )
         return page_of(
             rows, limit, Listing.PARTICIPANTS, lambda m: (m.added_sequence, m.user_id)
@@ -354,15 +360,6 @@ def _check_topic(topic: object) -> str:
             target="topic",
         )
     return topic
-
-
-def _skip(skip: int | None, token: str | None) -> int:
-    # The skip applies to the first page; a continuation token already moved on.
-    if skip is None or token is not None:
-        return 0
-    if skip < 0:
-        raise bad_request("skip must not be negative", target="skip")
-    return skip
 
 
 def _digest(topic: str, named: list[Participant]) -> str:
