@@ -243,3 +243,20 @@ def run_node_tests(script: str, passes: int, env: dict[str, str]) -> None:
     assert result.returncode == 0, f"node --test failed:\n{output}"
     assert f"# pass {passes}" in result.stdout, output
     assert "# fail 0" in result.stdout, output
+
+
+NETNS_ADDRESS = os.environ.get("SWITCHBOARD_TEST_NETNS", "")
+"""The test address inside the network namespace of scripts/netns, or ''."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Media tests need the namespace of scripts/netns; elsewhere they are skipped."""
+    if NETNS_ADDRESS:
+        return
+    skip = pytest.mark.skip(
+        reason="needs a network namespace of its own: scripts/netns .venv/bin/pytest "
+        "-m netns"
+    )
+    for item in items:
+        if item.get_closest_marker("netns") is not None:
+            item.add_marker(skip)
