@@ -24,6 +24,7 @@ from switchboard.identity.api import user_router as identity_user_router
 from switchboard.numbers.api import router as numbers_router
 from switchboard.realtime.api import router as realtime_router
 from switchboard.realtime.web import mount_web
+from switchboard.rooms.api import router as rooms_router
 from switchboard.services import Services
 from switchboard.sms.api import router as sms_router
 from switchboard.telephony.carriers.virtual_api import router as virtual_phone_router
@@ -192,6 +193,7 @@ def create_app(svc: Services) -> ASGIApp:
     app.include_router(chat_router)
     app.include_router(numbers_router)
     app.include_router(sms_router)
+    app.include_router(rooms_router)
     app.include_router(_operations_router())
     app.include_router(events_router)
     app.include_router(events_public_router)

@@ -549,6 +549,22 @@ class NumberSettings(_Section):
     )
 
 
+class RoomsSettings(_Section):
+    """Rooms: how many participants a room may have, and list page sizes."""
+
+    max_participants: int = Field(
+        250, ge=1, description="Participants one room may have at once."
+    )
+    max_page_size: int = Field(
+        100,
+        ge=1,
+        description=(
+            "Most rooms or participants one list page returns; a smaller "
+            "maxPageSize query parameter gives smaller pages."
+        ),
+    )
+
+
 class Settings(_Section):
     """The whole configuration of one node."""
 
@@ -563,6 +579,7 @@ class Settings(_Section):
     sms: SmsSettings = SmsSettings()
     telephony: TelephonySettings = TelephonySettings()
     numbers: NumberSettings = NumberSettings()
+    rooms: RoomsSettings = RoomsSettings()
 
     @property
     def database_url(self) -> str:
@@ -591,6 +608,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "sms": SmsSettings,
     "telephony": TelephonySettings,
     "numbers": NumberSettings,
+    "rooms": RoomsSettings,
 }
 
 

@@ -31,6 +31,7 @@ from switchboard.identity.service import IdentityService
 from switchboard.numbers.inventory import Inventory
 from switchboard.numbers.service import NumberService
 from switchboard.realtime.hub import RealtimeHub, open_event_log
+from switchboard.rooms.service import RoomsService
 from switchboard.services import Services
 from switchboard.sms.sender import SmsSender
 from switchboard.sms.setup import build_sms
@@ -174,6 +175,10 @@ class Node:
             registry,
         )
         self._carriers.set_inbound(sms.inbound())
+        rooms = RoomsService(
+            self.db, self._bus, settings.rooms, info.resource_id, self.clock
+        )
+        await rooms.start()
         return Services(
             settings=settings,
             clock=self.clock,
@@ -192,6 +197,7 @@ class Node:
             carriers=self._carriers,
             numbers=numbers,
             sms=sms,
+            rooms=rooms,
         )
 
     def _tls(self) -> TlsFiles:

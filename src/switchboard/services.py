@@ -16,6 +16,7 @@ from switchboard.events.service import EventSubscriptions
 from switchboard.identity.service import IdentityService
 from switchboard.numbers.service import NumberService
 from switchboard.realtime.hub import RealtimeHub
+from switchboard.rooms.service import RoomsService
 from switchboard.sms.service import SmsService
 from switchboard.storage.engine import Database
 from switchboard.telephony.carriers.setup import Carriers
@@ -43,3 +44,4 @@ class Services:
     carriers: Carriers
     numbers: NumberService
     sms: SmsService
+    rooms: RoomsService
