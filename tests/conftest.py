@@ -102,7 +102,9 @@ def start_server(
     log_path = data_dir / f"serve-{uuid.uuid4().hex[:6]}.log"
     # Several nodes run at once here, so their TURN listeners take free ports too.
     turn_ports = {f"SWITCHBOARD_TURN_{t}_PORT": "0" for t in ("UDP", "TCP", "TLS")}
-    child_env = {**os.environ, **turn_ports, **(env or {})}
+    # No embedded Janus unless a test asks for one (media tests run in a namespace).
+    media_off = {"SWITCHBOARD_MEDIA_EMBEDDED": "off"}
+    child_env = {**os.environ, **turn_ports, **media_off, **(env or {})}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, env=child_env

@@ -549,6 +549,112 @@ class NumberSettings(_Section):
     )
 
 
+class MediaSettings(_Section):
+    """The media engine: an embedded Janus, or the Janus servers calls are placed on."""
+
+    embedded: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description=(
+            "Run a Janus next to the node: `auto` does when `servers` is empty and "
+            "the janus binary exists; `on` also beside configured servers."
+        ),
+    )
+    janus_binary: str = Field(
+        "janus", description="The Janus executable the embedded server runs."
+    )
+    api_host: str = Field(
+        "127.0.0.1",
+        description="Address the embedded Janus's WebSocket API binds.",
+    )
+    api_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Port of the embedded Janus's WebSocket API; 0 picks a free one.",
+    )
+    ice_addresses: tuple[str, ...] = Field(
+        (),
+        description=(
+            "Interfaces or addresses the embedded Janus gathers ICE candidates on "
+            "(its ice_enforce_list); empty means every non-loopback interface."
+        ),
+    )
+    nat_1_1_mapping: str = Field(
+        "",
+        description=(
+            "Public address(es) of a host behind 1:1 NAT, put in the embedded "
+            "Janus's candidates instead of the private ones; empty means none."
+        ),
+    )
+    keep_private_host: bool = Field(
+        False,
+        description="With nat_1_1_mapping, also offer the private host candidates.",
+    )
+    rtp_port_min: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Lowest UDP port the embedded Janus uses for media; 0 means any.",
+    )
+    rtp_port_max: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Highest UDP port the embedded Janus uses for media; 0 means any.",
+    )
+    servers: tuple[str, ...] = Field(
+        (),
+        description=(
+            "Janus servers to place calls on, each `name=ws://host:port`; "
+            "comma-separated in the environment. `embedded` names the embedded one."
+        ),
+    )
+    api_secret: SecretStr = Field(
+        SecretStr(""),
+        description="The api_secret of the configured servers, if they have one.",
+    )
+    publishers: int = Field(
+        64, ge=2, description="Most publishers one call's room accepts at once."
+    )
+    keepalive_s: float = Field(
+        25.0, gt=0, description="Seconds between keepalives of a Janus session."
+    )
+    request_timeout_s: float = Field(
+        10.0, gt=0, description="How long a request to Janus may take."
+    )
+    reconnect_max_s: float = Field(
+        10.0,
+        gt=0,
+        description="Longest wait between two attempts to reach a lost server.",
+    )
+    restart_max_s: float = Field(
+        30.0,
+        gt=0,
+        description="Longest wait before restarting an embedded Janus that died.",
+    )
+
+    @field_validator("servers")
+    @classmethod
+    def _server_entries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        names = set()
+        for entry in value:
+            name, _, url = entry.partition("=")
+            if not name or not url.startswith(("ws://", "wss://")):
+                raise ValueError(f"{entry!r} is not name=ws://host:port")
+            if name in names:
+                raise ValueError(f"media server {name!r} is named twice")
+            names.add(name)
+        return value
+
+    @model_validator(mode="after")
+    def _rtp_range(self) -> MediaSettings:
+        if (self.rtp_port_min == 0) != (self.rtp_port_max == 0):
+            raise ValueError("set both rtp_port_min and rtp_port_max, or neither")
+        if self.rtp_port_min > self.rtp_port_max:
+            raise ValueError("rtp_port_min is above rtp_port_max")
+        return self
+
+
 class RoomsSettings(_Section):
     """Rooms: how many participants a room may have, and list page sizes."""
 
@@ -580,6 +686,7 @@ class Settings(_Section):
     telephony: TelephonySettings = TelephonySettings()
     numbers: NumberSettings = NumberSettings()
     rooms: RoomsSettings = RoomsSettings()
+    media: MediaSettings = MediaSettings()
 
     @property
     def database_url(self) -> str:
@@ -609,6 +716,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "telephony": TelephonySettings,
     "numbers": NumberSettings,
     "rooms": RoomsSettings,
+    "media": MediaSettings,
 }
 
 

@@ -28,6 +28,8 @@ from switchboard.events.dispatcher import Dispatcher
 from switchboard.events.outbox import EventOutbox
 from switchboard.events.setup import build_events
 from switchboard.identity.service import IdentityService
+from switchboard.media.janus import JanusEngine
+from switchboard.media.setup import build_media
 from switchboard.numbers.inventory import Inventory
 from switchboard.numbers.service import NumberService
 from switchboard.realtime.hub import RealtimeHub, open_event_log
@@ -105,6 +107,7 @@ class Node:
         self._turn: TurnServer | None = None
         self._carriers: Carriers | None = None
         self._sms_sender: SmsSender | None = None
+        self._media: JanusEngine | None = None
         self._servers: list[_Server] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -179,6 +182,7 @@ class Node:
             self.db, self._bus, settings.rooms, info.resource_id, self.clock
         )
         await rooms.start()
+        self._media = build_media(settings)
         return Services(
             settings=settings,
             clock=self.clock,
@@ -198,6 +202,7 @@ class Node:
             numbers=numbers,
             sms=sms,
             rooms=rooms,
+            media=self._media,
         )
 
     def _tls(self) -> TlsFiles:
@@ -216,6 +221,7 @@ class Node:
         (server.data_dir / "ports.json").unlink(missing_ok=True)
         svc = await self.build()
         await svc.carriers.start()
+        await svc.media.start()
         app = create_app(svc)
         tls = self._tls()
 
@@ -349,6 +355,8 @@ class Node:
     async def stop(self) -> None:
         """Stop listeners and background work, then close the bus and database."""
         self.request_stop()
+        if self._media is not None:
+            await self._media.stop()
         if self._realtime is not None:
             await self._realtime.stop()
         if self._dispatcher is not None:

@@ -14,6 +14,7 @@ from switchboard.config import Settings
 from switchboard.core.clock import Clock
 from switchboard.events.service import EventSubscriptions
 from switchboard.identity.service import IdentityService
+from switchboard.media.engine import MediaEngine
 from switchboard.numbers.service import NumberService
 from switchboard.realtime.hub import RealtimeHub
 from switchboard.rooms.service import RoomsService
@@ -45,3 +46,4 @@ class Services:
     numbers: NumberService
     sms: SmsService
     rooms: RoomsService
+    media: MediaEngine

@@ -1,0 +1,1 @@
+"""Media: the SFU engine that carries call audio, video and data (Janus)."""
