@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from switchboard import __version__
 from switchboard.auth.http import services
+from switchboard.calls.api import router as calls_router
 from switchboard.chat.api import router as chat_router
 from switchboard.core.errors import AcsError, ErrorCode
 from switchboard.events.api import public_router as events_public_router
@@ -194,6 +195,7 @@ def create_app(svc: Services) -> ASGIApp:
     app.include_router(numbers_router)
     app.include_router(sms_router)
     app.include_router(rooms_router)
+    app.include_router(calls_router)
     app.include_router(_operations_router())
     app.include_router(events_router)
     app.include_router(events_public_router)

@@ -671,6 +671,30 @@ class RoomsSettings(_Section):
     )
 
 
+class CallSettings(_Section):
+    """Calls: how long a call rings, how long a lost participant is waited for."""
+
+    ring_timeout_s: float = Field(
+        45.0,
+        gt=0,
+        description=(
+            "Seconds a call rings before the callees that did not answer stop "
+            "ringing (reason noAnswer)."
+        ),
+    )
+    reconnect_grace_s: float = Field(
+        20.0,
+        ge=0,
+        description=(
+            "Seconds a participant whose last connection closed stays in the call, "
+            "waiting for it to join again."
+        ),
+    )
+    max_participants: int = Field(
+        50, ge=2, description="Participants one call may have at once."
+    )
+
+
 class Settings(_Section):
     """The whole configuration of one node."""
 
@@ -687,6 +711,7 @@ class Settings(_Section):
     numbers: NumberSettings = NumberSettings()
     rooms: RoomsSettings = RoomsSettings()
     media: MediaSettings = MediaSettings()
+    calls: CallSettings = CallSettings()
 
     @property
     def database_url(self) -> str:
@@ -717,6 +742,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "numbers": NumberSettings,
     "rooms": RoomsSettings,
     "media": MediaSettings,
+    "calls": CallSettings,
 }
 
 

@@ -19,6 +19,9 @@ from switchboard.app import create_app
 from switchboard.auth.resource import ResourceStore
 from switchboard.auth.tokens import TokenIssuer, TokenVerifier
 from switchboard.bus import Bus, open_bus
+from switchboard.calls.core import CoreParts
+from switchboard.calls.handlers import register as register_calls
+from switchboard.calls.service import CallService
 from switchboard.chat.service import ChatService
 from switchboard.config import Settings
 from switchboard.core.clock import Clock, system_clock
@@ -108,6 +111,7 @@ class Node:
         self._carriers: Carriers | None = None
         self._sms_sender: SmsSender | None = None
         self._media: JanusEngine | None = None
+        self._calls: CallService | None = None
         self._servers: list[_Server] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -183,6 +187,21 @@ class Node:
         )
         await rooms.start()
         self._media = build_media(settings)
+        self._calls = CallService(
+            CoreParts(
+                self.db,
+                self._realtime,
+                EventOutbox(self._dispatcher.wake),
+                self._media,
+                settings.calls,
+                self.clock,
+            ),
+            users=identity,
+            rooms=rooms,
+            traversal=traversal,
+            resource_id=info.resource_id,
+        )
+        register_calls(self._realtime, self._calls)
         return Services(
             settings=settings,
             clock=self.clock,
@@ -203,6 +222,7 @@ class Node:
             sms=sms,
             rooms=rooms,
             media=self._media,
+            calls=self._calls,
         )
 
     def _tls(self) -> TlsFiles:
@@ -355,6 +375,8 @@ class Node:
     async def stop(self) -> None:
         """Stop listeners and background work, then close the bus and database."""
         self.request_stop()
+        if self._calls is not None:
+            await self._calls.stop()
         if self._media is not None:
             await self._media.stop()
         if self._realtime is not None:

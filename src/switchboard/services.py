@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 from switchboard.auth.resource import ResourceStore
 from switchboard.auth.tokens import SigningKey, TokenVerifier
 from switchboard.bus import Bus
+from switchboard.calls.service import CallService
 from switchboard.chat.service import ChatService
 from switchboard.config import Settings
 from switchboard.core.clock import Clock
@@ -47,3 +48,4 @@ class Services:
     sms: SmsService
     rooms: RoomsService
     media: MediaEngine
+    calls: CallService

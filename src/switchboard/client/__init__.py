@@ -6,6 +6,7 @@ from switchboard.client.realtime import (
     Ready,
     RealtimeClient,
     RealtimeClosed,
+    RequestError,
     Resync,
     realtime_url,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "Ready",
     "RealtimeClient",
     "RealtimeClosed",
+    "RequestError",
     "Resync",
     "realtime_url",
 ]

@@ -4,19 +4,24 @@
         async for item in client.events():
             ...  # an Event, or a Resync when state must be refetched
 
-The client reads only while the caller iterates, so a caller that stops reading
-is what the server sees too; heartbeats are answered as frames are read. The
-protocol is described in docs/realtime.md.
+The client reads only while the caller iterates (or awaits `request`), so a
+caller that stops reading is what the server sees too; heartbeats are answered
+as frames are read. The protocol is described in docs/realtime.md, requests and
+their methods in docs/calls.md.
+
+    result = await client.request("call.start", {"targets": [callee]})
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import random
 import ssl
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -70,6 +75,16 @@ class Ready:
     expires_on: str
 
 
+class RequestError(Exception):
+    """The server answered a request with an error; `code` names it."""
+
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(f"{code} ({status}): {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+
+
 class RealtimeClosed(Exception):
     """The server ended the connection for good (a bad or revoked token, a bug)."""
 
@@ -119,6 +134,10 @@ class RealtimeClient:
         self._max_queue = max_queue
         self._ws: ClientConnection | None = None
         self._closed = False
+        self._pending: deque[Event | Resync] = deque()
+        self._answers: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._reading = asyncio.Lock()
+        self._ids = itertools.count(1)
 
     async def __aenter__(self) -> RealtimeClient:
         await self.connect()
@@ -220,27 +239,18 @@ class RealtimeClient:
         return code not in _FINAL
 
     async def _read(self) -> AsyncIterator[Event | Resync]:
-        ws = self._ws
-        assert ws is not None and self.ready is not None
-        # Twice the heartbeat and a margin: a server this quiet is gone.
-        silence = 2 * self.ready.heartbeat_interval_s + 5
         try:
             while True:
-                text = await asyncio.wait_for(ws.recv(), silence)
-                frame = json.loads(text)
-                kind = frame.get("type")
-                if kind == "event":
-                    if self.last_seq is not None and frame["seq"] <= self.last_seq:
-                        continue
-                    self.last_seq = frame["seq"]
-                    yield Event(
-                        frame["seq"], frame["event"], frame["data"], frame["time"]
-                    )
-                elif kind == "resync":
-                    self.last_seq = frame["seq"]
-                    yield Resync(frame["seq"], frame["reason"])
-                elif kind == "ping":
-                    await ws.send('{"type":"pong"}')
+                while self._pending:
+                    item = self._pending.popleft()
+                    if isinstance(item, Event):
+                        if self.last_seq is not None and item.seq <= self.last_seq:
+                            continue
+                        self.last_seq = item.seq
+                    else:
+                        self.last_seq = item.seq
+                    yield item
+                await self._pump(lambda: bool(self._pending))
         except (TimeoutError, ConnectionClosed) as exc:
             self.last_close = (
                 _close_of(exc)
@@ -252,6 +262,69 @@ class RealtimeClient:
             code = self.last_close[0]
             if not self._closed and not self._can_retry(code):
                 raise RealtimeClosed(*self.last_close) from exc
+
+    async def _pump(self, done: Callable[[], bool]) -> None:
+        """Read and sort one frame, unless `done` already holds once it may read."""
+        async with self._reading:
+            if done():
+                return
+            ws = self._ws
+            if ws is None:
+                raise ConnectionClosed(None, None)
+            assert self.ready is not None
+            # Twice the heartbeat and a margin: a server this quiet is gone.
+            silence = 2 * self.ready.heartbeat_interval_s + 5
+            frame = json.loads(await asyncio.wait_for(ws.recv(), silence))
+            kind = frame.get("type")
+            if kind == "event":
+                self._pending.append(
+                    Event(frame["seq"], frame["event"], frame["data"], frame["time"])
+                )
+            elif kind == "resync":
+                self._pending.append(Resync(frame["seq"], frame["reason"]))
+            elif kind == "response":
+                answer = self._answers.pop(str(frame.get("id")), None)
+                if answer is not None and not answer.done():
+                    answer.set_result(frame)
+            elif kind == "ping":
+                await ws.send('{"type":"pong"}')
+
+    async def request(
+        self, method: str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Send one request and return its result; RequestError on an error answer.
+
+        Events read meanwhile are kept for `events()`. The connection must be
+        open (`connect`, or a running `events()` loop).
+        """
+        ws = self._ws
+        if ws is None:
+            raise RuntimeError("realtime: expected an open connection, got none")
+        request_id = f"q{next(self._ids)}"
+        answer: asyncio.Future[dict[str, Any]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._answers[request_id] = answer
+        frame = {
+            "type": "request",
+            "id": request_id,
+            "method": method,
+            "params": params or {},
+        }
+        try:
+            await ws.send(json.dumps(frame))
+            while not answer.done():
+                await self._pump(answer.done)
+        finally:
+            self._answers.pop(request_id, None)
+        response = answer.result()
+        error = response.get("error")
+        if error is not None:
+            raise RequestError(
+                str(error.get("code")), str(error.get("message")), int(error["status"])
+            )
+        result: dict[str, Any] = response.get("result", {})
+        return result
 
     async def _backoff(self, failures: int) -> None:
         delay = min(self._max_backoff_s, 0.1 * 2 ** min(failures, 10))

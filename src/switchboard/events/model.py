@@ -40,7 +40,18 @@ CHAT_EVENT_TYPES = tuple(
 
 SMS_EVENT_TYPES = (PREFIX + "SMSReceived", PREFIX + "SMSDeliveryReportReceived")
 
-KNOWN_EVENT_TYPES = frozenset(CHAT_EVENT_TYPES + SMS_EVENT_TYPES)
+CALL_EVENT_TYPES = tuple(
+    PREFIX + name
+    for name in (
+        "IncomingCall",
+        "CallStarted",
+        "CallEnded",
+        "CallParticipantAdded",
+        "CallParticipantRemoved",
+    )
+)
+
+KNOWN_EVENT_TYPES = frozenset(CHAT_EVENT_TYPES + SMS_EVENT_TYPES + CALL_EVENT_TYPES)
 """The event types a subscription may name; later capabilities add theirs."""
 
 VALIDATION_EVENT_TYPE = "Microsoft.EventGrid.SubscriptionValidationEvent"

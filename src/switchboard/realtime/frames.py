@@ -69,7 +69,24 @@ class Pong:
     """`pong`: the answer to the server's `ping`."""
 
 
-ClientFrame = Auth | Refresh | Ping | Pong
+@dataclass(frozen=True, slots=True)
+class Request:
+    """`request`: a method call answered by one `response` with the same id.
+
+    `problem` is set when the id is usable but the method or params are not: the
+    request is answered with a BadRequest error instead of closing the connection.
+    """
+
+    id: str
+    method: str
+    params: dict[str, Any]
+    problem: str | None = None
+
+
+ClientFrame = Auth | Refresh | Ping | Pong | Request
+
+MAX_REQUEST_ID = 64
+"""The longest request id a client may choose."""
 
 
 def _token(frame: dict[str, Any], kind: str) -> str:
@@ -108,7 +125,25 @@ def parse_client_frame(text: str) -> ClientFrame:
         return Ping(nonce if isinstance(nonce, str) else None)
     if kind == "pong":
         return Pong()
+    if kind == "request":
+        return _request(frame)
     raise FrameError(f"realtime frame: unknown type {kind!r}")
+
+
+def _request(frame: dict[str, Any]) -> Request:
+    request_id = frame.get("id")
+    if not isinstance(request_id, str) or not 1 <= len(request_id) <= MAX_REQUEST_ID:
+        raise FrameError(
+            f"realtime request frame: id must be a string of 1 to {MAX_REQUEST_ID} "
+            "characters"
+        )
+    method = frame.get("method")
+    params = frame.get("params", {})
+    if not isinstance(method, str) or not method:
+        return Request(request_id, "", {}, "method must be a non-empty string")
+    if not isinstance(params, dict):
+        return Request(request_id, method, {}, "params must be a JSON object")
+    return Request(request_id, method, params)
 
 
 def encode(frame: dict[str, Any]) -> str:
@@ -187,3 +222,19 @@ def refreshed_frame(expires_at: float) -> dict[str, Any]:
 def error_frame(code: CloseCode, message: str) -> dict[str, Any]:
     """`error`: sent just before a close, with the full reason."""
     return {"type": "error", "code": int(code), "message": message}
+
+
+def result_frame(request_id: str, result: dict[str, Any]) -> dict[str, Any]:
+    """`response` carrying a request's result."""
+    return {"type": "response", "id": request_id, "result": result}
+
+
+def failure_frame(
+    request_id: str, code: str, message: str, status: int
+) -> dict[str, Any]:
+    """`response` carrying a request's error, as docs/calls.md describes it."""
+    return {
+        "type": "response",
+        "id": request_id,
+        "error": {"code": code, "message": message, "status": status},
+    }

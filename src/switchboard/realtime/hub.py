@@ -4,18 +4,23 @@
 publishes it once on the bus; every node (this one included) hands it to the
 feeds of the recipients that have sockets there. Revocation and deletion of a
 user, announced on the bus by the identity service, end that user's sockets.
+
+Capabilities register the realtime methods they answer (`handle`) and the
+scopes their events need (`register_events`); a connection sees an event only
+when its token has one of those scopes (chat events need a chat scope).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from switchboard.auth.scopes import CHAT_SCOPES
+from switchboard.auth.scopes import CHAT_SCOPES, VOIP_SCOPES, Scope
 from switchboard.auth.tokens import Principal, TokenVerifier
 from switchboard.bus import Bus, Subscription
 from switchboard.bus.base import Message
@@ -23,6 +28,7 @@ from switchboard.config import RealtimeSettings
 from switchboard.core.clock import Clock
 from switchboard.core.errors import AcsError
 from switchboard.identity.service import USER_CHANGED
+from switchboard.realtime import frames
 from switchboard.realtime.eventlog import (
     Entry,
     EventLog,
@@ -91,6 +97,36 @@ class RealtimeMetrics:
         )
 
 
+GATEWAY_SCOPES = CHAT_SCOPES | VOIP_SCOPES
+"""A token needs one of these to connect: chat for chat events, voip for calls."""
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent a request: the connection, its user and the token's principal."""
+
+    connection_id: str
+    principal: Principal
+
+    @property
+    def user(self) -> str:
+        """The caller's raw user id."""
+        return self.principal.user.raw
+
+
+Handler = Callable[[Caller, dict[str, Any]], Awaitable[dict[str, Any]]]
+"""Answers one request method: its params in, its result out; AcsError on failure."""
+
+ClosedListener = Callable[[str, str], Awaitable[None]]
+"""Told (connection id, user) when an authenticated connection has closed."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Method:
+    handler: Handler
+    scopes: frozenset[Scope]
+
+
 def retention(settings: RealtimeSettings) -> Retention:
     """The event log's window from the configuration."""
     return Retention(settings.retention_events, settings.retention_s)
@@ -131,6 +167,9 @@ class RealtimeHub:
         self._subscriptions: list[Subscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self._methods: dict[str, _Method] = {}
+        self._event_scopes: dict[str, frozenset[Scope]] = {}
+        self._closed_listeners: list[ClosedListener] = []
 
     async def start(self) -> None:
         """Listen for events and user changes from every node."""
@@ -187,8 +226,79 @@ class RealtimeHub:
     # What connections use
 
     async def verify(self, token: str) -> Principal:
-        """Check a token the way every chat endpoint does."""
-        return await self._tokens.verify(token, CHAT_SCOPES)
+        """Check a token as the REST APIs do; a chat or a voip scope lets it in."""
+        return await self._tokens.verify(token, GATEWAY_SCOPES)
+
+    # What capabilities register
+
+    def handle(self, method: str, handler: Handler, scopes: frozenset[Scope]) -> None:
+        """Answer `method` requests from connections whose token has one of `scopes`."""
+        self._methods[method] = _Method(handler, scopes)
+
+    def register_events(self, events: Iterable[str], scopes: frozenset[Scope]) -> None:
+        """Deliver these events only to connections with one of `scopes`."""
+        for event in events:
+            self._event_scopes[event] = scopes
+
+    def on_closed(self, listener: ClosedListener) -> None:
+        """Call `listener` with (connection id, user) whenever a connection closes."""
+        self._closed_listeners.append(listener)
+
+    def delivers(self, connection: Connection, event: str) -> bool:
+        """Whether the connection's token lets it see `event`."""
+        wanted = self._event_scopes.get(event, CHAT_SCOPES)
+        return bool(connection.scopes & wanted)
+
+    async def dispatch(
+        self, connection: Connection, request: frames.Request
+    ) -> dict[str, Any]:
+        """Run one request and return its `response` frame."""
+        if request.problem is not None:
+            return frames.failure_frame(
+                request.id, "BadRequest", f"realtime request: {request.problem}", 400
+            )
+        method = self._methods.get(request.method)
+        if method is None:
+            return frames.failure_frame(
+                request.id,
+                "BadRequest",
+                f"realtime request: unknown method {request.method!r}",
+                400,
+            )
+        principal = connection.principal
+        assert principal is not None
+        if not principal.scopes & method.scopes:
+            wanted = " or ".join(sorted(s.value for s in method.scopes))
+            return frames.failure_frame(
+                request.id,
+                "Forbidden",
+                f"{request.method} needs a token with the {wanted} scope",
+                403,
+            )
+        log.debug("%s %s: request %s", connection.id, connection.user, request.method)
+        try:
+            result = await method.handler(
+                Caller(connection.id, principal), request.params
+            )
+        except AcsError as exc:
+            log.info(
+                "%s %s: %s refused: %s",
+                connection.id,
+                connection.user,
+                request.method,
+                exc,
+            )
+            return frames.failure_frame(request.id, exc.code, exc.message, exc.status)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception(
+                "%s %s: %s failed", connection.id, connection.user, request.method
+            )
+            return frames.failure_frame(
+                request.id, "InternalError", "an internal error occurred", 500
+            )
+        return frames.result_frame(request.id, result)
 
     async def attach(self, connection: Connection) -> None:
         """Register a connection with its user's feed, once the feed is ready."""
@@ -213,6 +323,20 @@ class RealtimeHub:
         if not feed.subscribers:
             feed.close()
             del self._feeds[connection.user]
+        for listener in self._closed_listeners:
+            task = asyncio.create_task(self._tell_closed(listener, connection))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _tell_closed(
+        self, listener: ClosedListener, connection: Connection
+    ) -> None:
+        try:
+            await listener(connection.id, connection.user)
+        except Exception:
+            log.exception(
+                "%s %s: a close listener failed", connection.id, connection.user
+            )
 
     def connections(self, user: str) -> list[Connection]:
         """The user's connections on this node."""

@@ -7,6 +7,10 @@ The connection is an explicit state machine:
 
 It talks to its socket through the small `Transport` interface, so the same
 logic runs behind the ASGI WebSocket and in tests with an in-memory transport.
+
+Requests (`request` frames) are queued and handled one after the other by a
+worker of the connection, so that the read loop keeps reading (pongs, refreshes)
+while a slow request is under way.
 """
 
 from __future__ import annotations
@@ -102,6 +106,8 @@ class Connection:
         self._close_message = ""
         self._closed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._requests: deque[frames.Request] = deque()
+        self._request_ready = asyncio.Event()
         self.frames_in = 0
         self.frames_out = 0
 
@@ -112,6 +118,13 @@ class Connection:
     def close_code(self) -> CloseCode | None:
         """Why the connection closed, once it has."""
         return self._close_code
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        """The scopes of the connection's current token (empty before auth)."""
+        if self.principal is None:
+            return frozenset()
+        return frozenset(self.principal.scopes)
 
     def _move(self, new: State) -> None:
         if new not in _MOVES[self.state]:
@@ -182,6 +195,7 @@ class Connection:
         self._move(State.LIVE)
         self._tasks.append(asyncio.create_task(self._send_loop()))
         self._tasks.append(asyncio.create_task(self._heartbeat_loop()))
+        self._tasks.append(asyncio.create_task(self._request_loop()))
         for entry in sorted(self._held, key=lambda e: e.seq):
             self.offer(entry)
         self._held.clear()
@@ -217,6 +231,8 @@ class Connection:
             latest = replay.latest
             resumed = not replay.gap
         entries = replay.entries if replay is not None and resumed else []
+        # Events this token's scopes do not cover are passed over, not replayed.
+        shown = sum(1 for e in entries if hub.delivers(self, e.event))
         start = resume_from if resumed and resume_from is not None else latest
         ready = frames.ready_frame(
             self.id,
@@ -226,7 +242,7 @@ class Connection:
             self._settings.heartbeat_interval_s,
             self.principal.expires_at,
             resumed,
-            len(entries),
+            shown,
         )
 
         # Replayed events go straight to the socket: a long replay is not a slow
@@ -240,7 +256,8 @@ class Connection:
             await self._send_now(frames.resync_frame(latest, reason))
             self._cursor = latest
         for entry in entries:
-            await self._send_now(frames.event_frame(entry, self._recipient))
+            if self._hub.delivers(self, entry.event):
+                await self._send_now(frames.event_frame(entry, self._recipient))
             self._cursor = entry.seq
         log.info(
             "%s %s: ready at %d resumed=%s replayed=%d",
@@ -248,7 +265,7 @@ class Connection:
             self.user,
             start,
             resumed,
-            len(entries),
+            shown,
         )
 
     async def _read_loop(self) -> None:
@@ -262,10 +279,36 @@ class Connection:
                 self._push(frames.pong_frame(frame.nonce))
             elif isinstance(frame, frames.Refresh):
                 await self._refresh(frame.token)
+            elif isinstance(frame, frames.Request):
+                self._queue_request(frame)
             else:
                 raise ProtocolViolation(
                     CloseCode.PROTOCOL_ERROR, "auth was already sent on this connection"
                 )
+
+    def _queue_request(self, request: frames.Request) -> None:
+        if len(self._requests) >= self._settings.send_buffer_frames:
+            log.warning("%s %s: too many requests waiting", self.id, self.user)
+            self._push(
+                frames.failure_frame(
+                    request.id,
+                    "TooManyRequests",
+                    "too many requests are waiting on this connection",
+                    429,
+                )
+            )
+            return
+        self._requests.append(request)
+        self._request_ready.set()
+
+    async def _request_loop(self) -> None:
+        while self.state is State.LIVE:
+            if not self._requests:
+                self._request_ready.clear()
+                await self._request_ready.wait()
+                continue
+            request = self._requests.popleft()
+            self._push(await self._hub.dispatch(self, request))
 
     async def _refresh(self, token: str) -> None:
         try:
@@ -324,6 +367,9 @@ class Connection:
             )
             self._push(frames.resync_frame(entry.seq - 1, "events were lost"))
         self._cursor = entry.seq
+        if not self._hub.delivers(self, entry.event):
+            # Not for this token's scopes: the number is used up, nothing is lost.
+            return
         self._push(frames.event_frame(entry, self._recipient))
 
     def resync(self, seq: int, reason: str) -> None:

@@ -1,0 +1,1 @@
+"""Voice and video calls: the call model, its signalling and its history."""
