@@ -23,6 +23,7 @@ from switchboard.events.api import router as events_router
 from switchboard.identity.api import router as identity_router
 from switchboard.identity.api import user_router as identity_user_router
 from switchboard.numbers.api import router as numbers_router
+from switchboard.push.api import router as push_router
 from switchboard.realtime.api import router as realtime_router
 from switchboard.realtime.web import mount_web
 from switchboard.rooms.api import router as rooms_router
@@ -194,6 +195,7 @@ def create_app(svc: Services) -> ASGIApp:
     app.include_router(chat_router)
     app.include_router(numbers_router)
     app.include_router(sms_router)
+    app.include_router(push_router)
     app.include_router(rooms_router)
     app.include_router(calls_router)
     app.include_router(_operations_router())

@@ -549,6 +549,138 @@ class NumberSettings(_Section):
     )
 
 
+class PushSettings(_Section):
+    """Push notifications: providers' credentials, previews, the delivery outbox."""
+
+    preview: Literal["full", "sender", "none"] = Field(
+        "sender",
+        description=(
+            "What a chat message push shows: full (sender and text), sender (the "
+            "sender's name only) or none."
+        ),
+    )
+    public_endpoint: str = Field(
+        "",
+        description=(
+            "The endpoint put in pushes for apps to connect back to; empty means "
+            "https://<public_host>:<https_port>."
+        ),
+    )
+    registration_ttl_s: float = Field(
+        30 * 86400.0,
+        gt=0,
+        description="How long a registration lives when it names no expiresOn.",
+    )
+    registration_max_ttl_s: float = Field(
+        365 * 86400.0,
+        gt=0,
+        description="The latest expiresOn a registration may ask for, from now.",
+    )
+    max_registrations_per_user: int = Field(
+        20, ge=1, description="Devices one user may register at once (409 above)."
+    )
+    message_ttl_s: int = Field(
+        86400,
+        ge=0,
+        description=(
+            "How long providers keep a chat message push for a device that is off."
+        ),
+    )
+    call_ttl_s: int = Field(
+        60,
+        ge=0,
+        description="How long providers keep an incoming call push (a ringing call).",
+    )
+    poll_interval_s: float = Field(
+        1.0, gt=0, description="How often a node looks for due pushes unprompted."
+    )
+    batch_size: int = Field(100, ge=1, description="Pushes one node claims per round.")
+    lease_s: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "How long a node holds a push it is sending; a node that dies mid-send "
+            "leaves it to others after this."
+        ),
+    )
+    timeout_s: float = Field(10.0, gt=0, description="How long one send may take.")
+    max_attempts: int = Field(
+        8, ge=1, description="Attempts on transient errors before a push is dropped."
+    )
+    retry_base_s: float = Field(
+        1.0, gt=0, description="Wait after the first failed send; doubles each time."
+    )
+    retry_max_s: float = Field(
+        300.0, gt=0, description="Longest wait between two sends (before jitter)."
+    )
+    presence_ttl_s: float = Field(
+        60.0,
+        gt=0,
+        description=(
+            "With Redis: how long a node's mark that a user is connected lasts "
+            "unless refreshed (a third of it is the refresh period)."
+        ),
+    )
+    allowed_targets: tuple[str, ...] = Field(
+        (),
+        description=(
+            "Networks (CIDR) Web Push endpoints may be on although they are "
+            "loopback or private; comma-separated in the environment."
+        ),
+    )
+    apns_team_id: str = Field("", description="APNs token auth: the Apple team id.")
+    apns_key_id: str = Field("", description="APNs token auth: the p8 key's id.")
+    apns_key_file: Path | None = Field(
+        None, description="APNs token auth: the .p8 signing key (PEM); empty disables."
+    )
+    apns_topic: str = Field(
+        "", description="The app's bundle id; VoIP pushes go to <topic>.voip."
+    )
+    apns_environment: Literal["sandbox", "production"] = Field(
+        "production", description="Which APNs servers: sandbox or production."
+    )
+    apns_endpoint: str = Field(
+        "", description="Base URL replacing the APNs servers (a local test server)."
+    )
+    fcm_service_account_file: Path | None = Field(
+        None,
+        description=(
+            "FCM HTTP v1: the Firebase service-account JSON (project_id, "
+            "client_email, private_key, token_uri); empty disables FCM."
+        ),
+    )
+    fcm_endpoint: str = Field(
+        "https://fcm.googleapis.com", description="Base URL of the FCM v1 send API."
+    )
+    wns_client_id: str = Field(
+        "", description="WNS: the app's package SID (client id); empty disables WNS."
+    )
+    wns_client_secret: SecretStr = Field(
+        SecretStr(""), description="WNS: the app's client secret."
+    )
+    wns_login_url: str = Field(
+        "https://login.live.com/accesstoken.srf",
+        description="Where WNS access tokens are obtained (client credentials).",
+    )
+    wns_scope: str = Field(
+        "notify.windows.com", description="The scope asked for with WNS tokens."
+    )
+    wns_channel_hosts: tuple[str, ...] = Field(
+        ("notify.windows.com",),
+        description=(
+            "Hosts (and their subdomains) a WNS channel URI may name; "
+            "comma-separated in the environment."
+        ),
+    )
+    webpush_subject: str = Field(
+        "",
+        description=(
+            "VAPID contact (mailto: or https: URL) sent to Web Push services; "
+            "empty means https://<public_host>."
+        ),
+    )
+
+
 class MediaSettings(_Section):
     """The media engine: an embedded Janus, or the Janus servers calls are placed on."""
 
@@ -711,6 +843,7 @@ class Settings(_Section):
     numbers: NumberSettings = NumberSettings()
     rooms: RoomsSettings = RoomsSettings()
     media: MediaSettings = MediaSettings()
+    push: PushSettings = PushSettings()
     calls: CallSettings = CallSettings()
 
     @property
@@ -742,6 +875,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "numbers": NumberSettings,
     "rooms": RoomsSettings,
     "media": MediaSettings,
+    "push": PushSettings,
     "calls": CallSettings,
 }
 

@@ -35,6 +35,7 @@ from switchboard.media.janus import JanusEngine
 from switchboard.media.setup import build_media
 from switchboard.numbers.inventory import Inventory
 from switchboard.numbers.service import NumberService
+from switchboard.push.setup import PushParts, build_push
 from switchboard.realtime.hub import RealtimeHub, open_event_log
 from switchboard.rooms.service import RoomsService
 from switchboard.services import Services
@@ -110,8 +111,9 @@ class Node:
         self._turn: TurnServer | None = None
         self._carriers: Carriers | None = None
         self._sms_sender: SmsSender | None = None
-        self._media: JanusEngine | None = None
+        self._push: PushParts | None = None
         self._calls: CallService | None = None
+        self._media: JanusEngine | None = None
         self._servers: list[_Server] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -151,10 +153,14 @@ class Node:
             settings, self.db, self._bus, info.resource_id, self.clock, registry
         )
         self._limiter = open_rate_limiter(settings.server.redis)
+        # Chat (and calls) notify through this: the hub, then pushes to devices.
+        self._push = await build_push(
+            settings, self.db, self._bus, self._realtime, self.clock, registry
+        )
         chat = ChatService(
             self.db,
             identity,
-            self._realtime,
+            self._push.notifier,
             EventOutbox(self._dispatcher.wake),
             self._limiter,
             settings.chat,
@@ -190,7 +196,7 @@ class Node:
         self._calls = CallService(
             CoreParts(
                 self.db,
-                self._realtime,
+                self._push.notifier,
                 EventOutbox(self._dispatcher.wake),
                 self._media,
                 settings.calls,
@@ -220,9 +226,10 @@ class Node:
             carriers=self._carriers,
             numbers=numbers,
             sms=sms,
+            push=self._push.service,
             rooms=rooms,
-            media=self._media,
             calls=self._calls,
+            media=self._media,
         )
 
     def _tls(self) -> TlsFiles:
@@ -282,6 +289,12 @@ class Node:
             await self._dispatcher.start()
         if self._sms_sender is not None:
             await self._sms_sender.start()
+        if self._push is not None:
+            if not self._push.service.endpoint:
+                self._push.service.endpoint = (
+                    f"https://{server.public_host}:{listeners[1]}"
+                )
+            await self._push.sender.start()
         self._turn = await start_turn(
             self.settings, svc.traversal, tls, svc.registry, self.clock
         )
@@ -387,6 +400,9 @@ class Node:
             await self._turn.stop()
         if self._sms_sender is not None:
             await self._sms_sender.stop()
+        if self._push is not None:
+            await self._push.sender.stop()
+            await self._push.presence.stop()
         if self._carriers is not None:
             await self._carriers.stop()
         await self._drain()

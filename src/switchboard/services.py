@@ -17,6 +17,7 @@ from switchboard.events.service import EventSubscriptions
 from switchboard.identity.service import IdentityService
 from switchboard.media.engine import MediaEngine
 from switchboard.numbers.service import NumberService
+from switchboard.push.service import PushService
 from switchboard.realtime.hub import RealtimeHub
 from switchboard.rooms.service import RoomsService
 from switchboard.sms.service import SmsService
@@ -46,6 +47,7 @@ class Services:
     carriers: Carriers
     numbers: NumberService
     sms: SmsService
+    push: PushService
     rooms: RoomsService
     media: MediaEngine
     calls: CallService

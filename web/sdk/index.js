@@ -1,3 +1,11 @@
 // The Switchboard browser SDK: plain ES modules, no build step.
 export { RealtimeConnection, realtimeUrl, REALTIME_PATH } from "./realtime.js";
 export { ChatApi, ChatError, CHAT_API_VERSION, userIdentifier } from "./chat.js";
+export {
+  PushApi,
+  PushError,
+  PUSH_API_VERSION,
+  PUSH_PATH,
+  fromBase64Url,
+  toBase64Url,
+} from "./push.js";

@@ -1,6 +1,7 @@
 """The Python client SDK: realtime events and the chat calls bots and tests need."""
 
 from switchboard.client.chat import ChatClient, ChatError
+from switchboard.client.push import PushClient, PushError, PushRegistration
 from switchboard.client.realtime import (
     Event,
     Ready,
@@ -15,6 +16,9 @@ __all__ = [
     "ChatClient",
     "ChatError",
     "Event",
+    "PushClient",
+    "PushError",
+    "PushRegistration",
     "Ready",
     "RealtimeClient",
     "RealtimeClosed",

@@ -120,6 +120,9 @@ Handler = Callable[[Caller, dict[str, Any]], Awaitable[dict[str, Any]]]
 ClosedListener = Callable[[str, str], Awaitable[None]]
 """Told (connection id, user) when an authenticated connection has closed."""
 
+PresenceHook = Callable[[str], None]
+"""Told a user id when the user comes to or leaves this node (see `on_presence`)."""
+
 
 @dataclass(frozen=True, slots=True)
 class _Method:
@@ -170,6 +173,7 @@ class RealtimeHub:
         self._methods: dict[str, _Method] = {}
         self._event_scopes: dict[str, frozenset[Scope]] = {}
         self._closed_listeners: list[ClosedListener] = []
+        self._presence: list[tuple[PresenceHook, PresenceHook]] = []
 
     async def start(self) -> None:
         """Listen for events and user changes from every node."""
@@ -240,6 +244,10 @@ class RealtimeHub:
         for event in events:
             self._event_scopes[event] = scopes
 
+    def on_presence(self, connected: PresenceHook, gone: PresenceHook) -> None:
+        """Be told when a user's first connection here opens and the last closes."""
+        self._presence.append((connected, gone))
+
     def on_closed(self, listener: ClosedListener) -> None:
         """Call `listener` with (connection id, user) whenever a connection closes."""
         self._closed_listeners.append(listener)
@@ -306,6 +314,8 @@ class RealtimeHub:
         if feed is None:
             feed = self._feeds[connection.user] = UserFeed(connection.user, self.log)
             feed.subscribers.add(connection)
+            for connected, _ in self._presence:
+                connected(connection.user)
             self.metrics.open.inc()
             await feed.start()
             return
@@ -323,6 +333,8 @@ class RealtimeHub:
         if not feed.subscribers:
             feed.close()
             del self._feeds[connection.user]
+            for _, gone in self._presence:
+                gone(connection.user)
         for listener in self._closed_listeners:
             task = asyncio.create_task(self._tell_closed(listener, connection))
             self._tasks.add(task)

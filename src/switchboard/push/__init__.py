@@ -1,0 +1,1 @@
+"""Push notifications: device registrations, triggers, and delivery to providers."""
