@@ -31,6 +31,7 @@ from azure.communication.identity import (
 from azure.communication.identity.aio import CommunicationIdentityClient
 from azure.core.exceptions import AzureError
 from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -67,7 +68,8 @@ def password_matches(stored: PasswordHash, password: str) -> bool:
     return hmac.compare_digest(candidate, stored.digest)
 
 
-# The demo users: alice / wonderland and bob / the-builder. A real service keeps
+# The demo users: alice / wonderland, bob / the-builder and carol / in-the-house.
+# A real service keeps
 # these in its own database; only the salted hashes are ever stored.
 DEMO_USERS = {
     "alice": PasswordHash(
@@ -82,7 +84,22 @@ DEMO_USERS = {
             "f3633e5afdced53233167a1d454051e4de0fbf0cd86bb2a50891705ef7e811ec"
         ),
     ),
+    "carol": PasswordHash(
+        bytes.fromhex("8c1f2a7e44d05b9136e0aa7c58f2d913"),
+        bytes.fromhex(
+            "e9e2f719c09830c53980260b37c1d4ba69e5052da9e7ba1d98c5f8dc85e2ff06"
+        ),
+    ),
 }
+
+# Pages allowed to call the service from a browser (the Fetch standard's CORS
+# protocol): the node's demo app at its default ports. Set
+# TRUSTED_SERVICE_ALLOWED_ORIGINS (comma-separated) to serve other pages.
+DEFAULT_ORIGINS = (
+    "http://localhost:8080",
+    "http://127.0.0.1:8080",
+    "https://localhost:8443",
+)
 
 # Checked against when the user name is unknown, so both failures take as long.
 _DECOY = hash_password("", b"\0" * 16)
@@ -157,7 +174,18 @@ def signed_in(state: State, authorization: str | None) -> Session:
     return session
 
 
-def create_app(connection_string: str | None = None) -> FastAPI:
+def allowed_origins(configured: list[str] | None) -> list[str]:
+    """The origins whose pages may call the service: given, from the env, or default."""
+    if configured is not None:
+        return configured
+    text = os.environ.get("TRUSTED_SERVICE_ALLOWED_ORIGINS", "")
+    listed = [origin.strip() for origin in text.split(",") if origin.strip()]
+    return listed or list(DEFAULT_ORIGINS)
+
+
+def create_app(
+    connection_string: str | None = None, origins: list[str] | None = None
+) -> FastAPI:
     """Build the service; the connection string defaults to the environment's."""
     connection = connection_string or os.environ.get("SWITCHBOARD_CONNECTION_STRING")
     if not connection:
@@ -174,6 +202,13 @@ def create_app(connection_string: str | None = None) -> FastAPI:
             state.identity = None
 
     app = FastAPI(title="Switchboard trusted service example", lifespan=lifespan)
+    # Sessions travel in the Authorization header, never in cookies.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=allowed_origins(origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
 
     @app.exception_handler(AzureError)
     async def switchboard_failed(_: Request, exc: AzureError) -> JSONResponse:
@@ -225,5 +260,18 @@ def create_app(connection_string: str | None = None) -> FastAPI:
             "token": issued.token,
             "expiresOn": str(issued.expires_on),
         }
+
+    @app.get("/contacts")
+    async def contacts(
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> dict[str, list[dict[str, str]]]:
+        """Every user of the service with its Switchboard id, so users can call."""
+        signed_in(state, authorization)
+
+        listed = []
+        for username in sorted(state.users):
+            switchboard_id = await switchboard_user(state, username)
+            listed.append({"username": username, "switchboardUserId": switchboard_id})
+        return {"value": listed}
 
     return app

@@ -21,6 +21,16 @@ export function realtimeUrl(endpoint) {
   return url.toString();
 }
 
+// A failed request: `code` and `status` as in the response's error (docs/calls.md).
+export class RealtimeError extends Error {
+  constructor(code, status, message) {
+    super(message);
+    this.name = "RealtimeError";
+    this.code = code;
+    this.status = status;
+  }
+}
+
 export class RealtimeConnection extends EventTarget {
   // options: endpoint (defaults to the page's origin), and token (a string) or
   // getToken (an async function returning one); lastSeq and stream (from an
@@ -41,6 +51,47 @@ export class RealtimeConnection extends EventTarget {
     this._silenceTimer = null;
     this._retryTimer = null;
     this._closed = false;
+    this._pending = new Map(); // request id -> { resolve, reject }
+    this._nextRequest = 0;
+  }
+
+  // Sends a request frame (docs/calls.md) and resolves with the `result` of the
+  // response of the same id; rejects with a RealtimeError carrying `code` and
+  // `status` when the response is an error or the socket closes first.
+  request(method, params = {}) {
+    const ws = this._ws;
+    if (!ws || this.state !== "live") {
+      return Promise.reject(
+        new RealtimeError("NotConnected", 0, `${method}: the connection is not live`),
+      );
+    }
+    this._nextRequest += 1;
+    const id = `q${this._nextRequest}`;
+    return new Promise((resolve, reject) => {
+      this._pending.set(id, { resolve, reject, method });
+      ws.send(JSON.stringify({ type: "request", id, method, params }));
+    });
+  }
+
+  _answered(frame) {
+    const pending = this._pending.get(frame.id);
+    if (!pending) return;
+    this._pending.delete(frame.id);
+    if (frame.error) {
+      const { code = "Error", status = 0, message = "" } = frame.error;
+      pending.reject(new RealtimeError(code, status, `${pending.method}: ${message}`));
+    } else {
+      pending.resolve(frame.result ?? {});
+    }
+  }
+
+  // A response cannot arrive on another socket: fail what waits on this one.
+  _failPending(reason) {
+    const pending = [...this._pending.values()];
+    this._pending.clear();
+    for (const { reject, method } of pending) {
+      reject(new RealtimeError("ConnectionLost", 0, `${method}: ${reason}`));
+    }
   }
 
   // Opens the socket and resolves with the ready frame (rejects on a final close).
@@ -56,6 +107,7 @@ export class RealtimeConnection extends EventTarget {
     clearTimeout(this._retryTimer);
     clearTimeout(this._silenceTimer);
     if (this._ws) this._ws.close(1000, "client closed");
+    this._failPending("the connection was closed");
     this._setState("closed");
   }
 
@@ -113,6 +165,8 @@ export class RealtimeConnection extends EventTarget {
         this.lastSeq = frame.seq;
         this.dispatchEvent(new CustomEvent("event", { detail: frame }));
         this.dispatchEvent(new CustomEvent(frame.event, { detail: frame }));
+      } else if (frame.type === "response") {
+        this._answered(frame);
       } else if (frame.type === "resync") {
         this.lastSeq = frame.seq;
         this.dispatchEvent(new CustomEvent("resync", { detail: frame }));
@@ -126,6 +180,7 @@ export class RealtimeConnection extends EventTarget {
     ws.onclose = (closed) => {
       clearTimeout(this._silenceTimer);
       if (this._ws === ws) this._ws = null;
+      this._failPending(`the connection closed (${closed.code})`);
       if (this._closed) return;
       const code = closed.code;
       const canRetry = TOKEN_CODES.has(code)
