@@ -330,7 +330,10 @@ class Node:
         }
         if endpoints.turn is not None:
             ports["turn"] = endpoints.turn
-        (data_dir / "ports.json").write_text(json.dumps(ports))
+        # Written whole and renamed, so a reader never sees half a file.
+        staged = data_dir / "ports.json.tmp"
+        staged.write_text(json.dumps(ports))
+        staged.replace(data_dir / "ports.json")
         lines = [
             f"Switchboard is listening on https://{server.public_host}:"
             f"{endpoints.https_port} and http://{server.public_host}:"
