@@ -270,8 +270,10 @@ class TraversalSettings(_Section):
     relay_port_max: int = Field(
         65535, ge=1, le=65535, description="Highest UDP port a relay may use."
     )
+    # A browser in a call takes a relay per peer connection, network interface and
+    # transport, and a call has a peer connection per publication and subscription.
     max_allocations_per_user: int = Field(
-        10, ge=1, description="Allocations one user may hold at once (486 above)."
+        64, ge=1, description="Allocations one user may hold at once (486 above)."
     )
     max_allocations_total: int = Field(
         1000, ge=1, description="Allocations the server holds at once (486 above)."

@@ -58,7 +58,7 @@ class TurnSettings:
     relay_port_max: int = 65535
     secret: bytes = b""  # shared secret for time-limited credentials
     allowed_peers: tuple[str, ...] = ()  # CIDRs allowed despite the guard
-    max_allocations_per_user: int = 10
+    max_allocations_per_user: int = 64
     max_allocations_total: int = 1000
     bandwidth_bytes_per_s: int = 0  # 0 = no cap
     default_lifetime_s: int = 600
