@@ -5,13 +5,12 @@ A Bearer user token over HTTPS, api-version 2024-03-07, as the official SDKs sen
 
 from __future__ import annotations
 
-import ssl
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from switchboard.client.http import PooledClient
+from switchboard.client.http import UserClient, error_body
 
 API_VERSION = "2024-03-07"
 
@@ -35,23 +34,8 @@ def user_identifier(raw_id: str) -> dict[str, Any]:
     return {"rawId": raw_id, "communicationUser": {"id": raw_id}}
 
 
-class ChatClient(PooledClient):
+class ChatClient(UserClient):
     """One user's chat calls."""
-
-    def __init__(
-        self,
-        endpoint: str,
-        token: str,
-        *,
-        verify: ssl.SSLContext | bool = True,
-        timeout_s: float = 30.0,
-    ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=endpoint.rstrip("/"),
-            headers={"Authorization": f"Bearer {token}"},
-            verify=verify,
-            timeout=timeout_s,
-        )
 
     async def _call(
         self,
@@ -66,9 +50,7 @@ class ChatClient(PooledClient):
             method, path, json=body, params=query, headers=headers
         )
         if answer.status_code >= 400:
-            error = {}
-            if answer.headers.get("content-type", "").startswith("application/json"):
-                error = answer.json().get("error", {})
+            error = error_body(answer)
             raise ChatError(
                 answer.status_code,
                 str(error.get("code", "")),

@@ -6,15 +6,12 @@ token, api-version 2026-12-01.
 
 from __future__ import annotations
 
-import ssl
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
-from switchboard.client.http import PooledClient
+from switchboard.client.http import UserClient, error_body
 
 API_VERSION = "2026-12-01"
 BASE = "/switchboard/v1/push"
@@ -68,32 +65,15 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-class PushClient(PooledClient):
+class PushClient(UserClient):
     """One user's push registrations."""
-
-    def __init__(
-        self,
-        endpoint: str,
-        token: str,
-        *,
-        verify: ssl.SSLContext | bool = True,
-        timeout_s: float = 30.0,
-    ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=endpoint.rstrip("/"),
-            headers={"Authorization": f"Bearer {token}"},
-            verify=verify,
-            timeout=timeout_s,
-        )
 
     async def _call(self, method: str, path: str, body: Any = None) -> Any:
         answer = await self._http.request(
             method, BASE + path, json=body, params={"api-version": API_VERSION}
         )
         if answer.status_code >= 400:
-            error: dict[str, Any] = {}
-            if answer.headers.get("content-type", "").startswith("application/json"):
-                error = answer.json().get("error", {})
+            error = error_body(answer)
             raise PushError(
                 answer.status_code,
                 str(error.get("code", "")),
