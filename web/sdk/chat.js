@@ -1,6 +1,8 @@
 // The chat REST calls of the Switchboard browser SDK (the ACS wire, api-version
 // 2024-03-07), with the user's token as a Bearer token.
 
+import { requestJson } from "./rest.js";
+
 export const CHAT_API_VERSION = "2024-03-07";
 
 export class ChatError extends Error {
@@ -26,26 +28,18 @@ export class ChatApi {
     this.token = token;
   }
 
-  async _call(method, path, body, params = {}) {
-    const url = new URL(path, this.endpoint);
-    for (const [name, value] of Object.entries(params)) {
-      if (value !== undefined && value !== null) url.searchParams.set(name, value);
-    }
-    url.searchParams.set("api-version", CHAT_API_VERSION);
-    const headers = { Authorization: `Bearer ${this.token}` };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const answer = await fetch(url, {
+  _call(method, path, body, params = {}) {
+    return requestJson({
+      endpoint: this.endpoint,
+      token: this.token,
       method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      path,
+      body,
+      params,
+      apiVersion: CHAT_API_VERSION,
+      fail: (status, error, text) =>
+        new ChatError(status, error.code ?? "", error.message ?? text),
     });
-    const text = await answer.text();
-    const json = text ? JSON.parse(text) : null;
-    if (!answer.ok) {
-      const error = json?.error ?? {};
-      throw new ChatError(answer.status, error.code ?? "", error.message ?? text);
-    }
-    return json;
   }
 
   async createThread(topic, participantIds = []) {

@@ -2,6 +2,8 @@
 // this browser's Web Push subscription (or any device) for the token's user,
 // list, refresh and remove registrations, and fetch the VAPID public key.
 
+import { requestJson } from "./rest.js";
+
 export const PUSH_API_VERSION = "2026-12-01";
 export const PUSH_PATH = "/switchboard/v1/push";
 
@@ -35,24 +37,17 @@ export class PushApi {
     this.token = token;
   }
 
-  async _call(method, path, body) {
-    const url = new URL(PUSH_PATH + path, this.endpoint);
-    url.searchParams.set("api-version", PUSH_API_VERSION);
-    const headers = {};
-    if (this.token) headers.Authorization = `Bearer ${this.token}`;
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const answer = await fetch(url, {
+  _call(method, path, body) {
+    return requestJson({
+      endpoint: this.endpoint,
+      token: this.token,
       method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      path: PUSH_PATH + path,
+      body,
+      apiVersion: PUSH_API_VERSION,
+      fail: (status, error, text) =>
+        new PushError(status, error.code ?? "", error.message ?? text, error.target),
     });
-    const text = await answer.text();
-    const json = text ? JSON.parse(text) : null;
-    if (!answer.ok) {
-      const error = json?.error ?? {};
-      throw new PushError(answer.status, error.code ?? "", error.message ?? text, error.target);
-    }
-    return json;
   }
 
   // The applicationServerKey to pass to PushManager.subscribe, as bytes.
