@@ -250,6 +250,13 @@ def run_node_tests(script: str, passes: int, env: dict[str, str]) -> None:
 NETNS_ADDRESS = os.environ.get("SWITCHBOARD_TEST_NETNS", "")
 """The test address inside the network namespace of scripts/netns, or ''."""
 
+NETNS_MEDIA_ENV = {
+    "SWITCHBOARD_MEDIA_EMBEDDED": "on",
+    "SWITCHBOARD_MEDIA_API_HOST": NETNS_ADDRESS,
+    "SWITCHBOARD_MEDIA_ICE_ADDRESSES": NETNS_ADDRESS,
+}
+"""A node's environment for an embedded Janus on the namespace's address."""
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Media tests need the namespace of scripts/netns; elsewhere they are skipped."""

@@ -19,7 +19,7 @@ import pytest
 from switchboard.client import RealtimeClient, RequestError
 from tests.calls.conftest import NODE_ENV
 from tests.calls.support import connected, new_user, next_event
-from tests.conftest import NETNS_ADDRESS, RunningServer, start_server
+from tests.conftest import NETNS_MEDIA_ENV, RunningServer, start_server
 from tests.media.peers import Publisher, Subscriber, until
 
 pytestmark = pytest.mark.netns
@@ -30,12 +30,7 @@ def media_node(tmp_path: Path) -> Iterator[RunningServer]:
     """A node with its embedded Janus on the namespace's address."""
     server = start_server(
         tmp_path / "node",
-        env={
-            **NODE_ENV,
-            "SWITCHBOARD_MEDIA_EMBEDDED": "on",
-            "SWITCHBOARD_MEDIA_API_HOST": NETNS_ADDRESS,
-            "SWITCHBOARD_MEDIA_ICE_ADDRESSES": NETNS_ADDRESS,
-        },
+        env={**NODE_ENV, **NETNS_MEDIA_ENV},
     )
     yield server
     server.stop()

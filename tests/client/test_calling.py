@@ -20,7 +20,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
 from switchboard.client import CallParticipant, RequestError
-from tests.conftest import CA_FILE, NETNS_ADDRESS, RunningServer, start_server
+from tests.conftest import CA_FILE, NETNS_MEDIA_ENV, RunningServer, start_server
 from tests.realtime.support import new_user
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -35,12 +35,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """A SQLite node whose embedded Janus gathers on the namespace address."""
-    env = {
-        "SWITCHBOARD_MEDIA_EMBEDDED": "on",
-        "SWITCHBOARD_MEDIA_API_HOST": NETNS_ADDRESS,
-        "SWITCHBOARD_MEDIA_ICE_ADDRESSES": NETNS_ADDRESS,
-    }
-    server = start_server(Path(tmp_path_factory.mktemp("calling")), env=env)
+    server = start_server(Path(tmp_path_factory.mktemp("calling")), env=NETNS_MEDIA_ENV)
     yield server
     server.stop()
 

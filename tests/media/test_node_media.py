@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import NETNS_ADDRESS, start_server
+from tests.conftest import NETNS_ADDRESS, NETNS_MEDIA_ENV, start_server
 
 pytestmark = pytest.mark.netns
 
@@ -25,11 +25,7 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-ENV = {
-    "SWITCHBOARD_MEDIA_EMBEDDED": "on",
-    "SWITCHBOARD_MEDIA_API_HOST": NETNS_ADDRESS,
-    "SWITCHBOARD_MEDIA_ICE_ADDRESSES": NETNS_ADDRESS,
-}
+ENV = NETNS_MEDIA_ENV
 
 
 def _janus(log: str) -> tuple[int, str]:
