@@ -5,11 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import NETNS_ADDRESS, RunningServer, start_server
+from tests.conftest import (
+    NETNS_ADDRESS,
+    NETNS_MEDIA_ENV,
+    RunningServer,
+    start_server,
+)
 from tests.web.support import (
     HAVE_CHROMIUM,
     chromium,
@@ -61,6 +67,22 @@ CANDIDATE_TYPES = """async () => {
 }"""
 
 
+# What the page's main publication sends per video layer (RTCOutboundRtpStreamStats
+# of W3C webrtc-stats §7.6), and whether the media server's answer takes the layers
+# (a=simulcast with `recv`, RFC 8853 §5.1).
+SENT_LAYERS = """async () => {
+  const call = globalThis.switchboardDemo.callView.call;
+  const main = (await call.stats()).main;
+  const layers = {};
+  for (const s of main?.stats ?? []) {
+    if (s.type !== "outbound-rtp" || s.kind !== "video") continue;
+    layers[s.rid ?? ""] = { bytes: s.bytesSent ?? 0, width: s.frameWidth ?? 0 };
+  }
+  const answer = call._main?.pc.remoteDescription?.sdp ?? "";
+  return { layers, accepted: answer.includes("a=simulcast:recv ") };
+}"""
+
+
 def media_env() -> dict[str, str]:
     """A node whose Janus and TURN server both use the namespace's address."""
     # Both on one address: the kernel drops a packet that arrives over the veth
@@ -68,9 +90,7 @@ def media_env() -> dict[str, str]:
     # relay on the other.
     address = NETNS_ADDRESS
     return {
-        "SWITCHBOARD_MEDIA_EMBEDDED": "on",
-        "SWITCHBOARD_MEDIA_API_HOST": address,
-        "SWITCHBOARD_MEDIA_ICE_ADDRESSES": address,
+        **NETNS_MEDIA_ENV,
         "SWITCHBOARD_TURN_LISTEN_HOST": address,
         "SWITCHBOARD_TURN_RELAY_HOST": address,
         "SWITCHBOARD_TURN_PUBLIC_HOST": address,
@@ -200,6 +220,50 @@ async def test_two_users_see_and_hear_each_other_then_hang_up(
     await expect(alice.locator("#call")).to_be_hidden()
     await expect(alice.locator("#notice")).to_have_text("Call ended")
     await expect(bob.locator("#notice")).to_have_text("Call ended")
+
+
+async def test_the_camera_goes_out_in_simulcast_layers_and_still_arrives(
+    node: RunningServer, service: str, browser: Browser
+) -> None:
+    alice, bob = await two_in_a_call(browser, node, service)
+    alice_id = await user_id(alice)
+
+    # Chromium sends as many layers as the fake camera's 640x480 allows.
+    sent: dict[str, Any] = {}
+    for _ in range(300):
+        sent = await alice.evaluate(SENT_LAYERS)
+        if sum(layer["bytes"] > 0 for layer in sent["layers"].values()) >= 2:
+            break
+        await asyncio.sleep(0.1)
+    assert sent["accepted"], "the media server's answer takes no simulcast"
+    flowing = {rid for rid, layer in sent["layers"].items() if layer["bytes"] > 0}
+    assert len(flowing) >= 2, sent
+    assert "" not in flowing, sent
+
+    # The media server relays one layer to Bob, who decodes it.
+    before = await until_received(bob, [alice_id])
+    await asyncio.sleep(1)
+    after = await received(bob)
+    video = f"{alice_id} main video"
+    assert after[video]["bytes"] > before[video]["bytes"]
+    assert after[video]["frames"] > before[video]["frames"]
+    assert after[video]["width"] > 0 and after[video]["height"] > 0
+
+
+async def test_a_call_without_simulcast_sends_one_encoding(
+    node: RunningServer, service: str, browser: Browser
+) -> None:
+    _, alice = await signed_in_page(browser, node, service, "alice")
+    await alice.evaluate("globalThis.switchboardDemo.calls.simulcast = false")
+    _, bob = await signed_in_page(browser, node, service, "bob")
+    await alice.click('.contact[data-user="bob"] .call')
+    await bob.click("#accept")
+    await until_received(bob, [await user_id(alice)])
+
+    sent = await alice.evaluate(SENT_LAYERS)
+    assert not sent["accepted"]
+    assert list(sent["layers"]) == [""]
+    assert sent["layers"][""]["bytes"] > 0
 
 
 async def test_a_declined_call_ends_for_the_caller(

@@ -12,7 +12,7 @@
 // Signalling (SDP and trickled ICE candidates) travels as requests over the
 // realtime connection.
 import { RealtimeConnection, RealtimeError } from "./realtime.js";
-import { MediaLeg, RemoteParticipant, emit } from "./peer.js";
+import { MediaLeg, RemoteParticipant, addVideoTransceiver, emit } from "./peer.js";
 
 export { RemoteParticipant };
 
@@ -52,6 +52,7 @@ export class Call extends EventTarget {
     this.muted = false;
     this.video = false;
     this.iceServers = null;
+    this.simulcast = client.simulcast; // the camera in simulcast layers
     this._main = null;
     this._screen = null;
     this._subscriptions = new Map(); // feedId -> MediaLeg
@@ -110,7 +111,8 @@ export class Call extends EventTarget {
     return participant;
   }
 
-  async _mediaStart({ video, audio = true, stream = null }) {
+  async _mediaStart({ video, audio = true, stream = null, simulcast }) {
+    if (simulcast !== undefined) this.simulcast = Boolean(simulcast);
     if (!this.iceServers) this.iceServers = await this.client.fetchIceServers();
     await this._publishMain({ video, audio, stream });
   }
@@ -126,7 +128,7 @@ export class Call extends EventTarget {
     const [videoTrack] = this.localStream.getVideoTracks();
     // Both m-lines always, so the camera can be turned on later without renegotiating.
     leg.pc.addTransceiver(audioTrack ?? "audio", { direction: "sendonly", streams: [this.localStream] });
-    leg.pc.addTransceiver(videoTrack ?? "video", { direction: "sendonly", streams: [this.localStream] });
+    addVideoTransceiver(leg.pc, videoTrack ?? "video", this.localStream, { simulcast: this.simulcast });
     for (const [label, options] of [
       [RELIABLE_LABEL, { ordered: true }],
       [UNRELIABLE_LABEL, { ordered: false, maxRetransmits: 0 }],
@@ -334,13 +336,13 @@ export class Call extends EventTarget {
   }
 
   // The callee answers: joins the room and publishes.
-  async accept({ video = this.offeredVideo, audio = true, stream = null } = {}) {
+  async accept({ video = this.offeredVideo, audio = true, stream = null, simulcast } = {}) {
     if (this.state !== "incoming") throw new Error(`accept: the call is ${this.state}`);
     this._setState("connecting");
     try {
       const { call } = await this._request("call.accept", { callId: this.id });
       this._apply(call);
-      await this._mediaStart({ video, audio, stream });
+      await this._mediaStart({ video, audio, stream, simulcast });
       this._setState("connected");
       await this._subscribeAll(call.streams);
     } catch (error) {
@@ -506,13 +508,15 @@ export class Call extends EventTarget {
 // Events: `incomingCall` ({ call }), `callEnded` ({ call, reason }).
 export class CallClient extends EventTarget {
   // options: iceTransportPolicy ("all" or "relay"), iceServers (instead of the
-  // node's relay configuration), endpoint (defaults to the page's origin).
-  constructor(realtime, { endpoint, iceTransportPolicy = null, iceServers = null } = {}) {
+  // node's relay configuration), endpoint (defaults to the page's origin),
+  // simulcast (false publishes the camera in one encoding only).
+  constructor(realtime, { endpoint, iceTransportPolicy = null, iceServers = null, simulcast = true } = {}) {
     super();
     this.realtime = realtime;
     this.endpoint = endpoint ?? globalThis.location.origin;
     this.iceTransportPolicy = iceTransportPolicy;
     this.iceServers = iceServers;
+    this.simulcast = Boolean(simulcast);
     this.calls = new Map(); // callId -> Call
     // Events that arrive before the response that names their call.
     this._early = new Map(); // callId -> [[event, data], ...]
@@ -602,19 +606,19 @@ export class CallClient extends EventTarget {
   }
 
   // Rings the targets (raw user ids) and publishes at once; resolves with the Call.
-  async startCall(targets, { video = true, audio = true, subject = "", stream = null } = {}) {
+  async startCall(targets, { video = true, audio = true, subject = "", stream = null, simulcast } = {}) {
     const { call: data } = await this.realtime.request("call.start", { targets, subject, video });
-    return this._begin(data, { video, audio, stream });
+    return this._begin(data, { video, audio, stream, simulcast });
   }
 
   // Joins a group call ({ groupId }), a room's call ({ roomId }) or a call by id.
-  async join(locator, { video = true, audio = true, stream = null } = {}) {
+  async join(locator, { video = true, audio = true, stream = null, simulcast } = {}) {
     const params = {};
     for (const name of ["callId", "groupId", "roomId"]) {
       if (locator[name] !== undefined) params[name] = locator[name];
     }
     const { call: data } = await this.realtime.request("call.join", params);
-    return this._begin(data, { video, audio, stream });
+    return this._begin(data, { video, audio, stream, simulcast });
   }
 
   async _begin(data, media) {

@@ -4,6 +4,32 @@ export function emit(target, name, detail) {
   target.dispatchEvent(new CustomEvent(name, { detail }));
 }
 
+// Simulcast layers of the camera, highest first. The media server (Janus's
+// VideoRoom) takes a=rid lines in that order by default and relays the highest
+// layer that arrives (RFC 8853 §5.1, RFC 8851 §4). A browser may send fewer
+// layers than listed when the camera's resolution is low.
+export const SIMULCAST_LAYERS = [
+  { rid: "h", scaleResolutionDownBy: 1, maxBitrate: 1_200_000 },
+  { rid: "m", scaleResolutionDownBy: 2, maxBitrate: 400_000 },
+  { rid: "l", scaleResolutionDownBy: 4, maxBitrate: 125_000 },
+];
+
+// Adds a send-only video transceiver for `track` (or "video" before there is a
+// camera): in simulcast layers when asked and the browser takes `sendEncodings`
+// (W3C webrtc-pc §5.1, addTransceiver), with a single encoding otherwise.
+export function addVideoTransceiver(pc, track, stream, { simulcast = true } = {}) {
+  const init = { direction: "sendonly", streams: [stream] };
+  if (simulcast) {
+    const sendEncodings = SIMULCAST_LAYERS.map((layer) => ({ ...layer }));
+    try {
+      return pc.addTransceiver(track, { ...init, sendEncodings });
+    } catch (error) {
+      console.info("switchboard: simulcast refused, sending one encoding", error);
+    }
+  }
+  return pc.addTransceiver(track, init);
+}
+
 // One WebRTC peer connection to the media server: a publication or a subscription.
 export class MediaLeg {
   constructor(call, { kind, feedId = null, participant = null }) {
