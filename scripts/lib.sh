@@ -40,6 +40,15 @@ ensure_venv() {
       "$python" -m venv "$venv"
     }
   fi
+  # The install is editable, so only the dependency lists and the extras asked
+  # for can make it stale: skip it (and its network round trips) when those are
+  # what the last install used.
+  local stamp="$venv/.switchboard-install" wanted
+  wanted="$extras $(cat "$root/pyproject.toml" "$root/constraints.txt" | sha256sum)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
+    return 0
+  fi
   "$venv/bin/python" -m pip install -q --disable-pip-version-check \
     -c "$root/constraints.txt" -e "$root$extras"
+  echo "$wanted" > "$stamp"
 }
