@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.communication.identity import CommunicationUserIdentifier
+from azure.communication.rooms import ParticipantRole, RoomParticipant, RoomsClient
 from playwright.async_api import Browser, Page, async_playwright
 
 from switchboard.client import CallParticipant, RequestError
+from tests.calls.support import V, rest
 from tests.conftest import CA_FILE, NETNS_MEDIA_ENV, RunningServer, start_server
 from tests.realtime.support import new_user
 
@@ -220,6 +223,71 @@ async def test_a_join_needs_one_id_and_an_existing_call(node: RunningServer) -> 
         assert ada.state == "idle"
     finally:
         await ada.close()
+
+
+async def test_a_consumer_hears_a_room_s_presenter_and_publishes_nothing(
+    node: RunningServer,
+) -> None:
+    host_id, host_token = await new_user(node, ("voip",))
+    viewer_id, viewer_token = await new_user(node, ("voip",))
+    rooms = RoomsClient.from_connection_string(node.connection_string)
+    room = rooms.create_room(
+        participants=[
+            RoomParticipant(
+                communication_identifier=CommunicationUserIdentifier(user),
+                role=role,
+            )
+            for user, role in (
+                (host_id, ParticipantRole.PRESENTER),
+                (viewer_id, ParticipantRole.CONSUMER),
+            )
+        ]
+    )
+    host = CallParticipant(node.endpoint, host_token, ice_servers=[], tone_hz=440.0)
+    # A tone and video of its own that a Consumer's role keeps from going out.
+    viewer = CallParticipant(
+        node.endpoint, viewer_token, ice_servers=[], tone_hz=660.0, video=True
+    )
+    try:
+        await host.connect()
+        await viewer.connect()
+        await host.join(room_id=room.id)
+        call = await viewer.join(room_id=room.id)
+        await until(lambda: host_id in viewer.subscribed().values())
+        await until(lambda: viewer.audio_stats(host_id).loud_samples > 48_000)
+
+        # The Presenter's data reaches the Consumer's subscription.
+        await host.send("welcome")
+        message = await viewer.next_message()
+
+        # Sending is refused, by the SDK and by the server, and the call goes on.
+        with pytest.raises(RuntimeError) as not_sent:
+            await viewer.send("hello")
+        with pytest.raises(RequestError) as unmute:
+            await viewer.request(
+                "call.update", {"callId": call["callId"], "muted": False}
+            )
+        streams = (
+            await rest(node, host_token, f"/switchboard/v1/calls/{call['callId']}?{V}")
+        ).json()["streams"]
+        heard_before = viewer.audio_stats(host_id).samples
+        await until(lambda: viewer.audio_stats(host_id).samples > heard_before)
+        state, host_feeds = viewer.state, host.subscribed()
+    finally:
+        await viewer.close()
+        await host.close()
+
+    assert call["kind"] == "room"
+    assert (viewer.role, viewer.may_publish) == ("Consumer", False)
+    assert (host.role, host.may_publish) == ("Presenter", True)
+    assert viewer.feed_id is None
+    assert host_feeds == {}
+    assert [(s["participant"], s["kind"]) for s in streams] == [(host_id, "main")]
+    assert viewer.audio_stats(host_id).rms > 0.05
+    assert (message.sender, message.data) == (host_id, "welcome")
+    assert str(not_sent.value) == "calling: a Consumer may not send data"
+    assert (unmute.value.code, unmute.value.status) == ("Forbidden", 403)
+    assert state == "inCall"
 
 
 # A page of plain WebRTC over the realtime protocol (docs/calls.md): it joins a

@@ -8,14 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.communication.identity import CommunicationUserIdentifier
+from azure.communication.rooms import ParticipantRole, RoomParticipant, RoomsClient
 from playwright.async_api import Browser, Page, expect
 
+from tests.calls.support import V, rest
 from tests.conftest import (
     NETNS_ADDRESS,
     NETNS_MEDIA_ENV,
     RunningServer,
     start_server,
 )
+from tests.realtime.support import new_user
 from tests.web.support import (
     HAVE_CHROMIUM,
     chromium,
@@ -83,6 +87,64 @@ SENT_LAYERS = """async () => {
 }"""
 
 
+# A page of the node joins a room's call through the SDK as the given user.
+JOIN_ROOM = """async ({ roomId, token }) => {
+  const { CallClient } = await import("/sdk/index.js");
+  const calls = await CallClient.create({ token });
+  const call = await calls.join({ roomId }, { video: true });
+  globalThis.roomCall = call;
+  globalThis.roomData = [];
+  call.addEventListener("data", (e) => globalThis.roomData.push(e.detail));
+  // Played, as an app would: Chromium counts audio samples only as they play.
+  const play = ({ stream }) => {
+    const element = document.createElement("video");
+    element.autoplay = true;
+    element.srcObject = stream;
+    document.body.append(element);
+  };
+  call.addEventListener("streamAdded", (e) => play(e.detail));
+  for (const participant of call.participants.values()) {
+    for (const published of participant.streams.values()) play(published);
+  }
+  return {
+    role: call.role,
+    capabilities: call.capabilities,
+    muted: call.muted,
+    video: call.video,
+    publishing: call._main !== null,
+    localStream: call.localStream !== null,
+  };
+}"""
+
+# What a Consumer's page gets when it tries to send, and the call's state after.
+CONSUMER_SENDS = """async () => {
+  const call = globalThis.roomCall;
+  const errors = {};
+  const tries = {
+    unmute: () => call.unmute(),
+    startVideo: () => call.startVideo(),
+    sendData: () => call.sendData("hello"),
+    startScreenShare: () => call.startScreenShare(),
+    server: () => call._request("call.update", { callId: call.id, muted: false }),
+  };
+  for (const [name, attempt] of Object.entries(tries)) {
+    try {
+      await attempt();
+      errors[name] = null;
+    } catch (error) {
+      errors[name] = error.status ? [error.status, error.message] : error.message;
+    }
+  }
+  return { errors, state: call.state, publishing: call._main !== null };
+}"""
+
+
+ROOM_RECEIVED = RECEIVED.replace(
+    "globalThis.switchboardDemo.callView.call", "globalThis.roomCall"
+)
+"""RECEIVED for a page that joined a room's call with JOIN_ROOM."""
+
+
 def media_env() -> dict[str, str]:
     """A node whose Janus and TURN server both use the namespace's address."""
     # Both on one address: the kernel drops a packet that arrives over the veth
@@ -146,6 +208,15 @@ async def until_received(
             return figures
         await asyncio.sleep(0.1)
     raise AssertionError(f"media from {senders} did not arrive: {figures}")
+
+
+async def room_page(browser: Browser, node: RunningServer) -> Page:
+    """A window of its own on the node's origin, where the SDK's modules load."""
+    context = await browser.new_context()
+    page = await context.new_page()
+    page.on("console", lambda m: print(f"[room console] {m.type}: {m.text}"))
+    await page.goto(f"{node.http_endpoint}/healthz")
+    return page
 
 
 async def user_id(page: Page) -> str:
@@ -325,6 +396,8 @@ async def test_three_people_in_a_group_call_receive_each_other(
         others = [ids[other] for other in pages if other != name]
         await until_received(page, others)
         await expect(page.locator(".tile")).to_have_count(3)
+        names = ", ".join(other.title() for other in pages if other != name)
+        await expect(page.locator("#call-title")).to_have_text(f"Call with {names}")
     await screenshot(alice, "app-group-call")
 
     # Carol leaves: the others see her go and stay in the call.
@@ -459,3 +532,82 @@ async def test_people_meet_in_a_group_call_by_its_name(
     await expect(alice.locator("#error")).to_be_hidden()
     await expect(bob.locator(".tile.local .name")).to_have_text("Bob (you)")
     await expect(bob.locator(".tile:not(.local) .name")).to_have_text("Alice")
+
+
+async def test_a_consumer_joins_a_room_call_and_sees_the_presenter(
+    node: RunningServer, browser: Browser
+) -> None:
+    host_id, host_token = await new_user(node, ("voip",))
+    viewer_id, viewer_token = await new_user(node, ("voip",))
+    room = RoomsClient.from_connection_string(node.connection_string).create_room(
+        participants=[
+            RoomParticipant(
+                communication_identifier=CommunicationUserIdentifier(user),
+                role=role,
+            )
+            for user, role in (
+                (host_id, ParticipantRole.PRESENTER),
+                (viewer_id, ParticipantRole.CONSUMER),
+            )
+        ]
+    )
+    host, viewer = await room_page(browser, node), await room_page(browser, node)
+    hosting = await host.evaluate(JOIN_ROOM, {"roomId": room.id, "token": host_token})
+    viewing = await viewer.evaluate(
+        JOIN_ROOM, {"roomId": room.id, "token": viewer_token}
+    )
+
+    # The Consumer decodes the Presenter's camera and hears the microphone.
+    video, audio = f"{host_id} main video", f"{host_id} main audio"
+    figures: dict[str, dict[str, int]] = {}
+    for _ in range(300):
+        figures = await viewer.evaluate(ROOM_RECEIVED)
+        decoded = figures.get(video, {}).get("frames", 0) and figures[video]["width"]
+        if decoded and figures.get(audio, {}).get("samples", 0) > 0:
+            break
+        await asyncio.sleep(0.1)
+
+    # The Presenter's data reaches the Consumer's subscription.
+    for _ in range(100):
+        await host.evaluate("globalThis.roomCall.sendData('welcome')")
+        if await viewer.evaluate("globalThis.roomData.length") > 0:
+            break
+        await asyncio.sleep(0.2)
+    data = await viewer.evaluate("globalThis.roomData[0]")
+
+    sends = await viewer.evaluate(CONSUMER_SENDS)
+    call_id = await viewer.evaluate("globalThis.roomCall.id")
+    streams = (
+        await rest(node, host_token, f"/switchboard/v1/calls/{call_id}?{V}")
+    ).json()["streams"]
+    seen_by_host = await host.evaluate(
+        f"globalThis.roomCall.participants.get({viewer_id!r}).role"
+    )
+    await host.evaluate("globalThis.roomCall.end()")
+
+    assert hosting["role"] == "Presenter" and hosting["publishing"]
+    assert viewing == {
+        "role": "Consumer",
+        "capabilities": {"publish": False, "shareScreen": False},
+        "muted": True,
+        "video": False,
+        "publishing": False,
+        "localStream": False,
+    }
+    assert figures[video]["frames"] > 0 and figures[video]["height"] > 0, figures
+    assert figures[audio]["samples"] > 0
+    assert data == {"from": host_id, "payload": "welcome"}
+    refused = "a participant in the Consumer role may not"
+    assert sends == {
+        "errors": {
+            "unmute": f"unmute: {refused} publish",
+            "startVideo": f"startVideo: {refused} publish",
+            "sendData": f"sendData: {refused} publish",
+            "startScreenShare": f"startScreenShare: {refused} share a screen",
+            "server": [403, f"call.update: {refused} publish"],
+        },
+        "state": "connected",
+        "publishing": False,
+    }
+    assert [(s["participant"], s["kind"]) for s in streams] == [(host_id, "main")]
+    assert seen_by_host == "Consumer"

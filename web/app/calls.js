@@ -133,7 +133,11 @@ export class CallView {
     if (!call) return;
     if (this.call) await this.hangUp();
     this.outgoing = false;
-    const title = `Call with ${nameOf(call.caller.id)}`;
+    // Everyone but this user: the caller first, then the other callees.
+    const others = [call.caller.id, ...call.participants.keys()].filter(
+      (id, index, ids) => id !== this.app.userId && ids.indexOf(id) === index,
+    );
+    const title = `Call with ${others.map(nameOf).join(", ")}`;
     this._stage([title, title], "connecting");
     this.call = call;
     this._bind(call);

@@ -22,6 +22,16 @@ export const RELAY_PATH = "/switchboard/v1/relay";
 export const RELIABLE_LABEL = "switchboard";
 export const UNRELIABLE_LABEL = "switchboard-unreliable";
 
+// What each room role may do in a call (docs/rooms.md, Roles): a Consumer only
+// receives, Attendees and Collaborators do not share a screen. Outside rooms
+// everyone is a Presenter.
+const ROLE_CAPABILITIES = {
+  Presenter: { publish: true, shareScreen: true },
+  Attendee: { publish: true, shareScreen: false },
+  Collaborator: { publish: true, shareScreen: false },
+  Consumer: { publish: false, shareScreen: false },
+};
+
 const CALL_EVENTS = [
   "callStateChanged",
   "callParticipantJoined",
@@ -52,8 +62,10 @@ export class Call extends EventTarget {
     this.muted = false;
     this.video = false;
     this.iceServers = null;
+    this.role = null; // this user's role in the call (a room role in a room call)
     this.simulcast = client.simulcast; // the camera in simulcast layers
     this._main = null;
+    this._receiving = false; // set up to receive without publishing
     this._screen = null;
     this._subscriptions = new Map(); // feedId -> MediaLeg
     this._pendingFeeds = new Map(); // feedId -> stream entry, waiting to be published
@@ -62,6 +74,19 @@ export class Call extends EventTarget {
 
   get userId() {
     return this.client.userId;
+  }
+
+  // What this user's role lets it do: { publish, shareScreen }. An unknown role
+  // is left to the server to judge.
+  get capabilities() {
+    return ROLE_CAPABILITIES[this.role] ?? ROLE_CAPABILITIES.Presenter;
+  }
+
+  // Throws when this user's role lacks the capability `what` needs.
+  _require(what, capability) {
+    if (this.capabilities[capability]) return;
+    const action = capability === "publish" ? "publish" : "share a screen";
+    throw new Error(`${what}: a participant in the ${this.role} role may not ${action}`);
   }
 
   _setState(state, reason) {
@@ -88,6 +113,8 @@ export class Call extends EventTarget {
     this.kind = data.kind;
     this.subject = data.subject ?? "";
     if (data.iceServers?.length) this.iceServers = data.iceServers;
+    const me = (data.participants ?? []).find((participant) => participant.id === this.userId);
+    if (me?.role) this.role = me.role;
     for (const participant of data.participants ?? []) this._participant(participant);
     if (data.state === "connected") this._setState("connected");
   }
@@ -114,7 +141,16 @@ export class Call extends EventTarget {
   async _mediaStart({ video, audio = true, stream = null, simulcast }) {
     if (simulcast !== undefined) this.simulcast = Boolean(simulcast);
     if (!this.iceServers) this.iceServers = await this.client.fetchIceServers();
-    await this._publishMain({ video, audio, stream });
+    if (this.capabilities.publish) await this._publishMain({ video, audio, stream });
+    else this._receiveOnly();
+  }
+
+  // A role that may not publish (a Consumer) only subscribes: no camera, no
+  // microphone, no data channels of its own publication.
+  _receiveOnly() {
+    this.muted = true;
+    this.video = false;
+    this._receiving = true;
   }
 
   // Joins the media room with the camera and microphone, and the data channels.
@@ -156,7 +192,7 @@ export class Call extends EventTarget {
   async _subscribe(entry) {
     const { feedId, participant: participantId, kind } = entry;
     if (participantId === this.userId || this._subscriptions.has(feedId)) return;
-    if (this.state === "ended" || !this._main) {
+    if (this.state === "ended" || !(this._main || this._receiving)) {
       this._pendingFeeds.set(feedId, entry);
       return;
     }
@@ -300,6 +336,7 @@ export class Call extends EventTarget {
   _closeLegs() {
     const legs = [this._main, this._screen, ...this._subscriptions.values()].filter(Boolean);
     this._main = this._screen = null;
+    this._receiving = false;
     this._subscriptions.clear();
     for (const leg of legs) {
       for (const channel of leg.channels.values()) channel.close();
@@ -325,9 +362,13 @@ export class Call extends EventTarget {
     }
     this._apply(data);
     try {
-      await this._publishMain({ stream: this.localStream });
-      if (this.screenStream) await this._publishScreen(this.screenStream);
-      if (this.muted) await this._update({ muted: true });
+      if (this.capabilities.publish) {
+        await this._publishMain({ stream: this.localStream });
+        if (this.screenStream) await this._publishScreen(this.screenStream);
+        if (this.muted) await this._update({ muted: true });
+      } else {
+        this._receiveOnly();
+      }
       await this._subscribeAll(data.streams);
     } catch (error) {
       emit(this, "error", { error, during: "rejoin" });
@@ -391,6 +432,7 @@ export class Call extends EventTarget {
   }
 
   async unmute() {
+    this._require("unmute", "publish");
     for (const track of this.localStream?.getAudioTracks() ?? []) track.enabled = true;
     this.muted = false;
     return this._update({ muted: false });
@@ -402,6 +444,7 @@ export class Call extends EventTarget {
 
   // Turns the camera on: a new camera track on the main publication.
   async startVideo() {
+    this._require("startVideo", "publish");
     const sender = this._videoSender();
     if (!sender) throw new Error("startVideo: the call has no media yet");
     const camera = await navigator.mediaDevices.getUserMedia({ video: true });
@@ -430,6 +473,7 @@ export class Call extends EventTarget {
   // Shares a screen or window as a second publication of kind `screen`.
   async startScreenShare({ stream = null } = {}) {
     if (this._screen) return null;
+    this._require("startScreenShare", "shareScreen");
     this.screenStream = stream ?? (await navigator.mediaDevices.getDisplayMedia({ video: true }));
     const [track] = this.screenStream.getVideoTracks();
     track.addEventListener("ended", () => this.stopScreenShare());
@@ -468,6 +512,7 @@ export class Call extends EventTarget {
   // retransmits (RFC 8831 §6.1, partial reliability) on the way to the SFU,
   // which forwards every message to the subscribers on one reliable channel.
   sendData(payload, { reliable = true } = {}) {
+    this._require("sendData", "publish");
     const channel = this._main?.channels.get(reliable ? RELIABLE_LABEL : UNRELIABLE_LABEL);
     if (!channel || channel.readyState !== "open") {
       throw new Error("sendData: the data channel is not open yet");

@@ -6,9 +6,10 @@
         print(me.audio_stats())
 
 The participant publishes one `main` feed (audio from a file or a generated
-tone, optionally a generated video pattern, and the call's data channel) and
-subscribes to every other participant's feeds, one peer connection each, as
-docs/calls.md describes. Received audio is measured and may be recorded to one
+tone, optionally a generated video pattern, and the call's data channel),
+unless its room role may not publish (a Consumer), and subscribes to every
+other participant's feeds, one peer connection each, as docs/calls.md
+describes. Received audio is measured and may be recorded to one
 WAV file per feed. Needs the `calling` extra (aiortc).
 """
 
@@ -52,6 +53,7 @@ from switchboard.client.realtime import (
     Resync,
     TokenSource,
 )
+from switchboard.rooms.roles import capabilities, parse_role
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +148,8 @@ class CallParticipant:
         )
         self.state = ParticipantState.IDLE
         self.call: dict[str, Any] | None = None
+        self.role: str | None = None
+        """This participant's role in the call (a room role in a room call)."""
         self.feed_id: int | None = None
         self.record_dir = Path(record_dir) if record_dir is not None else None
         self.recordings: dict[int, Path] = {}
@@ -193,6 +197,12 @@ class CallParticipant:
         if self.call is None:
             raise RuntimeError("calling: expected a call, got none")
         return str(self.call["callId"])
+
+    @property
+    def may_publish(self) -> bool:
+        """Whether this participant's role lets it send media and data."""
+        role = parse_role(self.role or "")
+        return role is None or capabilities(role).publish
 
     def _move(self, new: ParticipantState) -> None:
         old = self.state
@@ -243,7 +253,7 @@ class CallParticipant:
         group_id: str | None = None,
         room_id: str | None = None,
     ) -> dict[str, Any]:
-        """Join a call by one of its ids, publish, and subscribe to the others."""
+        """Join a call by one of its ids, publish if the role may, and subscribe."""
         given = {
             "callId": call_id,
             "groupId": group_id,
@@ -274,7 +284,13 @@ class CallParticipant:
             result = await self.request(method, params)
             self.call = dict(result["call"])
             self._ended.clear()
-            await self._publish()
+            everyone = self.call.get("participants", [])
+            mine = [p for p in everyone if p.get("id") == self.user_id]
+            self.role = str(mine[0].get("role", "")) if mine else None
+            if self.may_publish:
+                await self._publish()
+            else:
+                log.info("call %s: a %s only receives", self.call_id, self.role)
         except BaseException:
             await self._close_media()
             if self.call is not None:
@@ -501,6 +517,8 @@ class CallParticipant:
     async def send(self, data: str | bytes) -> None:
         """Send one message on the call's data channel to every subscriber."""
         channel = self._channel
+        if channel is None and not self.may_publish:
+            raise RuntimeError(f"calling: a {self.role} may not send data")
         if channel is None:
             raise RuntimeError("calling: expected a published feed, got none")
         while channel.readyState == "connecting":
