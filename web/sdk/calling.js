@@ -671,13 +671,22 @@ export class CallClient extends EventTarget {
     this.calls.set(call.id, call);
     call._apply(data);
     this._replay(call);
+    if (call.state === "ended") return call;
+    // Declined or canceled while the media is being set up (the camera, ICE, the
+    // SFU's answer can take seconds): the call ends at once, and what the setup
+    // still opens is released when it finishes.
+    const ended = new Promise((resolve) => call.addEventListener("ended", resolve, { once: true }));
+    const starting = call._mediaStart(media);
     try {
-      await call._mediaStart(media);
+      await Promise.race([starting, ended]);
     } catch (error) {
-      // Declined or canceled while the media was being set up: not a failure.
       if (call.state === "ended") return call;
       await call.leave().catch(() => {});
       throw error;
+    }
+    if (call.state === "ended") {
+      starting.finally(() => call._release()).catch(() => {});
+      return call;
     }
     if (call.state === "connecting") {
       call._setState(data.state === "ringing" ? "ringing" : "connected");
