@@ -125,6 +125,7 @@ class SmsSender(Worker):
         now = self._clock()
         transition(message.id, message.state, OutboundState.SUBMITTED)
         async with self._db.engine.begin() as conn:
+            await store.lock_carrier_id(conn, carrier_id)
             moved = await store.move(
                 conn,
                 message.id,

@@ -378,6 +378,7 @@ class SmsService:
     async def report(self, carrier: str, report: DeliveryReport) -> None:
         """Keep a delivery report and apply it when its message is known."""
         async with self._db.engine.begin() as conn:
+            await store.lock_carrier_id(conn, report.carrier_message_id)
             await store.add_report(
                 conn,
                 carrier,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from switchboard.sms.records import RECEIVED, OutboundMessage, OutboundState
@@ -181,6 +181,22 @@ async def move(
         .values(state=new.value, **values)
     )
     return bool(result.rowcount)
+
+
+async def lock_carrier_id(conn: AsyncConnection, carrier_message_id: str) -> None:
+    """Take turns with every other transaction about this carrier message id.
+
+    A report and the submit outcome that records the id can commit at the same
+    time; on PostgreSQL, each would then miss the other's row and the report would
+    wait for good. Holding this lock until commit makes the later one see the
+    earlier. SQLite writers take turns already.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    await conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": "sms-carrier-id:" + carrier_message_id},
+    )
 
 
 async def add_report(
