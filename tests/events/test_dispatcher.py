@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from azure.core.messaging import CloudEvent
@@ -216,6 +218,33 @@ async def test_permanent_failures_and_exhausted_retries_are_dead_lettered(
     assert harness.receiver.events()[-1].json()[0]["id"] == first.id
     remaining = await harness.events.dead_letters("hook", 0, 10)
     assert [d.event_id for d in remaining] == [second.id]
+
+
+async def test_a_target_dns_cannot_resolve_for_a_while_is_retried(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await harness.subscribe()
+    loop = asyncio.get_running_loop()
+    resolve = loop.getaddrinfo
+    outages = [socket.EAI_AGAIN, socket.EAI_NONAME]
+
+    async def flaky_dns(*args: Any, **kwargs: Any) -> Any:
+        if outages:
+            raise socket.gaierror(outages.pop(0), "DNS is down")
+        return await resolve(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "getaddrinfo", flaky_dns)
+    event = chat_event(1)
+    await harness.emit(event)
+
+    async def arrived() -> bool:
+        return len(harness.receiver.events()) == 1
+
+    await harness.until(arrived)
+    [delivery] = harness.receiver.events()
+    assert delivery.json()[0]["id"] == event.id
+    assert delivery.headers["aeg-delivery-count"] == "2"
+    assert await harness.events.dead_letters("hook", 0, 10) == []
 
 
 async def test_redirects_are_not_followed(harness: Harness) -> None:

@@ -1,11 +1,20 @@
-"""Webhook targets: the address guard, canonical forms, pinning, allow-listing."""
+"""Webhook targets: the address guard, canonical forms, pinning, allow-listing, DNS."""
 
 from __future__ import annotations
+
+import asyncio
+import socket
+from typing import NoReturn
 
 import pytest
 
 from switchboard.core.netguard import PeerGuard
-from switchboard.events.webhook import TargetRefused, WebhookClient
+from switchboard.events.webhook import (
+    TargetRefused,
+    TargetUnresolved,
+    WebhookClient,
+    target_error,
+)
 
 
 @pytest.mark.parametrize(
@@ -73,4 +82,46 @@ async def test_allow_listing_opens_exactly_the_listed_networks() -> None:
     assert (await client.pin("http://127.0.0.2/h")).url == "http://127.0.0.2:80/h"
     with pytest.raises(TargetRefused, match="private"):
         await client.pin("http://10.0.0.1/hook")
+    await client.close()
+
+
+def _failing_resolver(monkeypatch: pytest.MonkeyPatch, code: int, message: str) -> None:
+    """Make this loop's resolver answer with the given getaddrinfo error."""
+
+    async def fail(*args: object, **kwargs: object) -> NoReturn:
+        raise socket.gaierror(code, message)
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", fail)
+
+
+async def test_a_name_dns_cannot_look_up_now_is_a_temporary_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = WebhookClient(PeerGuard(), timeout_s=1)
+    _failing_resolver(monkeypatch, socket.EAI_AGAIN, "Temporary failure")
+    with pytest.raises(TargetUnresolved) as caught:
+        await client.pin("https://hooks.example.com/in")
+    assert caught.value.temporary
+    error = target_error(caught.value, "targetUrl")
+    assert (error.status, error.code, error.target) == (
+        503,
+        "ServiceUnavailable",
+        "targetUrl",
+    )
+    assert error.headers == {"Retry-After": "10"}
+    assert "cannot resolve hooks.example.com" in error.message
+    await client.close()
+
+
+async def test_a_name_that_does_not_exist_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = WebhookClient(PeerGuard(), timeout_s=1)
+    _failing_resolver(monkeypatch, socket.EAI_NONAME, "Name or service not known")
+    with pytest.raises(TargetUnresolved) as caught:
+        await client.pin("https://no-such-host.example.com/in")
+    assert not caught.value.temporary
+    error = target_error(caught.value, "targetUrl")
+    assert (error.status, error.target) == (400, "targetUrl")
+    assert error.message.startswith("targetUrl is refused: cannot resolve")
     await client.close()

@@ -1,24 +1,31 @@
-"""The provider clients' credentials: tokens obtained, cached, renewed on refusal."""
+"""The provider clients: credentials obtained, cached, renewed; transient failures."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import time
 import uuid
 from pathlib import Path
+from typing import NoReturn
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from switchboard.config import PushSettings, load_settings
+from switchboard.core.netguard import PeerGuard
+from switchboard.events.webhook import WebhookClient
 from switchboard.push.providers.apns import TOKEN_REUSE_S, ProviderToken
 from switchboard.push.providers.base import Verdict
 from switchboard.push.providers.fcm import FcmProvider
+from switchboard.push.providers.webpush import WebPushProvider
 from switchboard.push.providers.wns import WnsProvider
 from switchboard.push.records import Platform, Push, PushKind, Registration
-from switchboard.push.vapid import load_vapid_key
+from switchboard.push.vapid import VapidKey, load_vapid_key
 from switchboard.storage.engine import Database
 from tests.push.providers import APNS_KEY_ID, APNS_TEAM, Providers
-from tests.push.webpush_crypto import unb64url
+from tests.push.webpush_crypto import UserAgentKeys, b64url, unb64url
 
 PUSH = Push(PushKind.CALL, {"type": "incomingCall", "callId": "c-1"}, "", 30)
 
@@ -149,3 +156,34 @@ async def test_every_node_signs_with_the_one_stored_vapid_key(tmp_path: Path) ->
     assert scheme == "vapid"
     assert claims["sub"] == "mailto:ops@x"
     assert 0 < claims["exp"] - clock.now <= 86400
+
+
+async def test_web_push_is_retried_while_the_push_service_name_does_not_resolve(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    keys = UserAgentKeys()
+    device = Registration(
+        str(uuid.uuid4()), "8:acs:r_u", Platform.WEBPUSH, "web",
+        "https://push.example.net/send/abc",
+        b64url(keys.public_bytes), b64url(keys.auth), 0, 0, 9e9,
+    )  # fmt: skip
+    vapid = VapidKey(ec.generate_private_key(ec.SECP256R1()), time.time)
+    http = WebhookClient(PeerGuard(), timeout_s=1)
+    provider = WebPushProvider(
+        load_settings(environ={}).push,
+        vapid,
+        "https://switchboard.test",
+        http,
+        time.time,
+    )
+
+    for code in (socket.EAI_AGAIN, socket.EAI_NONAME):
+
+        async def down(*args: object, code: int = code, **kwargs: object) -> NoReturn:
+            raise socket.gaierror(code, "DNS is down")
+
+        monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", down)
+        outcome = await provider.send(device, PUSH)
+        assert outcome.verdict is Verdict.RETRY
+        assert "cannot resolve push.example.net" in outcome.detail
+    await provider.close()

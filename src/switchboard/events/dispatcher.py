@@ -35,7 +35,7 @@ from switchboard.events.outbox import (
 )
 from switchboard.events.signing import HEADER, signature_header
 from switchboard.events.store import Subscription, SubscriptionStore
-from switchboard.events.webhook import TargetRefused, WebhookClient
+from switchboard.events.webhook import TargetRefused, TargetUnresolved, WebhookClient
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +176,8 @@ class Dispatcher(Worker):
             response = await self._webhooks.request(
                 "POST", sub.target_url, body, headers
             )
+        except TargetUnresolved as exc:
+            outcome, error = "retry", str(exc)
         except TargetRefused as exc:
             outcome, error = "refused", str(exc)
         except httpx.HTTPError as exc:

@@ -21,7 +21,7 @@ from switchboard.events.store import (
     Subscription,
     SubscriptionStore,
 )
-from switchboard.events.webhook import TargetRefused, WebhookClient
+from switchboard.events.webhook import TargetRefused, WebhookClient, target_error
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class EventSubscriptions:
         try:
             await self._webhooks.pin(url)
         except TargetRefused as exc:
-            raise _invalid(f"targetUrl is refused: {exc}", "targetUrl") from exc
+            raise target_error(exc, "targetUrl") from exc
 
     async def get(self, name: str) -> Subscription:
         """One subscription, or 404."""

@@ -16,11 +16,50 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from switchboard.core.errors import AcsError, ErrorCode, bad_request
 from switchboard.core.netguard import PeerGuard
+
+# Resolver answers that say the name does not exist; any other failure (a DNS
+# server that timed out or answered SERVFAIL) may pass, so it is retried.
+_NO_SUCH_NAME = {
+    code
+    for code in (
+        getattr(socket, "EAI_NONAME", None),
+        getattr(socket, "EAI_NODATA", None),
+    )
+    if code is not None
+}
 
 
 class TargetRefused(Exception):
     """The target URL is not allowed; the message says why."""
+
+
+class TargetUnresolved(TargetRefused):
+    """The target's host name did not resolve; `temporary` when DNS may answer later.
+
+    A delivery retries either kind (the name resolved when it was registered);
+    registering a target answers 503 for a temporary failure and 400 otherwise.
+    """
+
+    def __init__(self, message: str, *, temporary: bool) -> None:
+        super().__init__(message)
+        self.temporary = temporary
+
+
+def target_error(exc: TargetRefused, field: str) -> AcsError:
+    """The API's answer to a refused target: 503 while DNS fails, otherwise a 400."""
+    if isinstance(exc, TargetUnresolved) and exc.temporary:
+        return AcsError(
+            503,
+            ErrorCode.UNAVAILABLE,
+            f"{field} cannot be checked now: {exc}; try again later",
+            field,
+            headers={"Retry-After": "10"},
+        )
+    return bad_request(
+        f"{field} is refused: {exc}", code=ErrorCode.INVALID_REQUEST_BODY, target=field
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +107,10 @@ class WebhookClient:
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
-            raise TargetRefused(f"cannot resolve {host}: {exc.strerror}") from exc
+            raise TargetUnresolved(
+                f"cannot resolve {host}: {exc.strerror}",
+                temporary=exc.errno not in _NO_SUCH_NAME,
+            ) from exc
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         for address in addresses:
             verdict = self._guard.check(address)

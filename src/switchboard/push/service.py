@@ -21,7 +21,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from switchboard.config import PushSettings
 from switchboard.core.clock import Clock
 from switchboard.core.errors import AcsError, ErrorCode, bad_request, not_found
-from switchboard.events.webhook import TargetRefused, WebhookClient, check_url
+from switchboard.events.webhook import (
+    TargetRefused,
+    WebhookClient,
+    check_url,
+    target_error,
+)
 from switchboard.push import store
 from switchboard.push.payloads import call_push, message_push, message_sender
 from switchboard.push.presence import Presence
@@ -190,9 +195,7 @@ class PushService:
             check_url(endpoint)
             await self._endpoints.pin(endpoint)
         except TargetRefused as exc:
-            raise _invalid(
-                f"subscription.endpoint is refused: {exc}", "subscription.endpoint"
-            ) from None
+            raise target_error(exc, "subscription.endpoint") from None
         _check_p256dh(p256dh)
         _check_auth(auth)
         return Device(endpoint, p256dh, auth)

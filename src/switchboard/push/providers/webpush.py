@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from switchboard.config import PushSettings
 from switchboard.core.clock import Clock
-from switchboard.events.webhook import TargetRefused, WebhookClient
+from switchboard.events.webhook import TargetRefused, TargetUnresolved, WebhookClient
 from switchboard.push.providers.base import (
     Outcome,
     Verdict,
@@ -95,6 +95,8 @@ class WebPushProvider:
         try:
             answer = await self._http.request("POST", endpoint, body, headers)
         except TargetRefused as exc:
+            if isinstance(exc, TargetUnresolved):
+                return Outcome(Verdict.RETRY, str(exc))
             return Outcome(Verdict.FAILED, f"the endpoint is refused: {exc}")
         except httpx.HTTPError as exc:
             return network_failure(exc)
