@@ -16,8 +16,10 @@ from switchboard.telephony.carriers.base import (
     DeliveryReport,
     DeliveryStatus,
     Inbound,
+    InboundPart,
     InboundSms,
     OutboundSms,
+    text_of,
 )
 from switchboard.telephony.carriers.smpp import SmppCarrier
 from tests.telephony.smsc import Submitted, TestSmsc, gsm_decode, gsm_encode
@@ -31,6 +33,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.sms: list[InboundSms] = []
+        self.parts: list[InboundPart] = []
         self.reports: list[DeliveryReport] = []
         self.gate: asyncio.Event | None = None
         self.entered = asyncio.Event()
@@ -41,6 +44,22 @@ class Recorder:
             raise RuntimeError("the store is down")
         self.sms.append(sms)
 
+    async def on_part(self, part: InboundPart) -> None:
+        if self.fail:
+            raise RuntimeError("the store is down")
+        self.parts.append(part)
+
+    def messages(self) -> list[str]:
+        """The texts of the long messages whose parts all came."""
+        found: dict[tuple[int, int], dict[int, InboundPart]] = {}
+        for part in self.parts:
+            found.setdefault((part.reference, part.total), {})[part.sequence] = part
+        return [
+            text_of([parts[n] for n in sorted(parts)])
+            for (_, total), parts in found.items()
+            if len(parts) == total
+        ]
+
     async def on_report(self, report: DeliveryReport) -> None:
         self.entered.set()
         if self.gate is not None:
@@ -48,7 +67,9 @@ class Recorder:
         self.reports.append(report)
 
     def inbound(self) -> Inbound:
-        return Inbound(on_sms=self.on_sms, on_report=self.on_report)
+        return Inbound(
+            on_sms=self.on_sms, on_part=self.on_part, on_report=self.on_report
+        )
 
 
 @pytest.fixture
@@ -419,10 +440,16 @@ async def test_incoming_concatenated_sms_arrive_reassembled(smsc: TestSmsc) -> N
 
     assert answers == [0, 0, 0, 0, 0]
     assert [(s.sender, s.recipient, s.text) for s in recorder.sms] == [
-        ("+447700900123", "+14255550100", gsm_text),
         ("+447700900123", "+14255550100", "Single"),
-        ("+447700900123", "+14255550100", ucs2_text),
     ]
+    # Each part is handed on as it comes, for the SMS service to keep.
+    assert [(p.reference, p.total, p.sequence) for p in recorder.parts] == [
+        (7, 2, 2), (0x1234, 2, 1), (7, 2, 1), (0x1234, 2, 2),
+    ]  # fmt: skip
+    assert {(p.sender, p.recipient) for p in recorder.parts} == {
+        ("+447700900123", "+14255550100")
+    }
+    assert recorder.messages() == [gsm_text, ucs2_text]
 
 
 async def test_a_failing_handler_is_answered_with_a_temporary_error(

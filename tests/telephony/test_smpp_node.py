@@ -10,6 +10,7 @@ into `SMSDeliveryReportReceived` and `SMSReceived` at a webhook.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -189,3 +190,57 @@ def test_an_smpp_number_sends_gets_a_receipt_and_receives(
     assert (data["From"], data["To"]) == (HANDSET, number)
     assert data["Message"] == incoming
     assert len(peer.binds) == 1
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_long_message_survives_a_kill_between_its_parts(
+    database: str,
+    request: pytest.FixtureRequest,
+    smsc: ThreadedSmsc,
+    server_factory: type,
+    receiver: Receiver,
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "switchboard.toml"
+    config.write_text(
+        CONFIG.format(
+            port=smsc.port,
+            system_id=smsc.smsc.system_id,
+            password=smsc.smsc.password,
+        ),
+        encoding="utf-8",
+    )
+    args = ["--config", str(config)]
+    if database == "postgresql":
+        args += ["--database", request.getfixturevalue("postgres_url")]
+    data_dir = tmp_path / "node"
+    first: RunningServer = server_factory.start(*args, data_dir=data_dir, env=NODE_ENV)
+    number = buy(first, PhoneNumberCapabilityType.INBOUND_OUTBOUND, area_code="312")
+    subscribe(first, receiver, [RECEIVED])
+    peer = smsc.smsc
+
+    incoming = "Part one arrives before the crash, " * 5 + "and {this} after it."
+    septets = gsm_encode(incoming)
+    parts = [septets[:153], septets[153:]]
+    fields = {
+        "source_addr": HANDSET.lstrip("+"), "source_addr_ton": 1,
+        "destination_addr": number.lstrip("+"), "dest_addr_ton": 1,
+        "esm_class": 0x40,
+    }  # fmt: skip
+
+    def send(sequence: int) -> int:
+        udh = b"\x05\x00\x03\x5c\x02" + bytes([sequence])
+        deliver = peer.send_deliver(**fields, short_message=udh + parts[sequence - 1])
+        return smsc.call(deliver)
+
+    # The first part is acknowledged, so the SMSC will never send it again.
+    assert send(1) == 0
+    assert first.stop(signal.SIGKILL) == -signal.SIGKILL
+
+    server_factory.start(*args, data_dir=data_dir, env=NODE_ENV)
+    wait_until("the link bound again", lambda: len(peer.binds) == 2 or None)
+    assert send(2) == 0
+
+    received = one_event(receiver, RECEIVED)
+    assert received["data"]["Message"] == incoming
+    assert (received["data"]["From"], received["data"]["To"]) == (HANDSET, number)

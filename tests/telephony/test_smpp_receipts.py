@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from switchboard.config import ConfigError, load_settings
-from switchboard.telephony.carriers.base import DeliveryStatus
+from switchboard.telephony.carriers.base import DeliveryStatus, text_of
 from switchboard.telephony.smpp.pdu import DeliverSm, Tag, Tlv
 from switchboard.telephony.smpp.receipts import (
     MessageState,
@@ -18,7 +18,7 @@ from switchboard.telephony.smpp.receipts import (
     parse_receipt_text,
     receipt_from_pdu,
 )
-from switchboard.telephony.smpp.userdata import Reassembler, decode, read_part
+from switchboard.telephony.smpp.userdata import read_part
 
 TEXT = (
     "id:0123456789 sub:001 dlvrd:001 submit date:2501011200 "
@@ -119,12 +119,10 @@ def test_a_malformed_user_data_header_is_refused() -> None:
     pdu = DeliverSm(sequence=1, esm_class=0x40, short_message=b"\x09\x00\x03\x01")
 
     with pytest.raises(ValueError, match="header longer than the message"):
-        read_part(pdu, "+1", "+2", packed=False)
+        read_part(pdu, "+1", "+2", 0.0, packed=False)
 
 
-def test_sar_tlvs_reassemble_like_a_header() -> None:
-    reassembler = Reassembler()
-
+def test_sar_tlvs_give_the_parts_like_a_header() -> None:
     def part(seq: int, text: bytes) -> DeliverSm:
         return DeliverSm(
             sequence=seq,
@@ -136,14 +134,13 @@ def test_sar_tlvs_reassemble_like_a_header() -> None:
             ),
         )
 
-    assert (
-        reassembler.add(read_part(part(2, b"world"), "+1", "+2", packed=False)) is None
-    )
-    parts = reassembler.add(read_part(part(1, b"hello "), "+1", "+2", packed=False))
+    second = read_part(part(2, b"world"), "+1", "+2", 5.0, packed=False)
+    first = read_part(part(1, b"hello "), "+1", "+2", 6.0, packed=False)
 
-    assert parts is not None
-    assert decode(parts) == "hello world"
-    assert len(reassembler) == 0
+    assert (first.reference, first.total, first.sequence) == (513, 2, 1)
+    assert (second.reference, second.total, second.sequence) == (513, 2, 2)
+    assert (first.sender, first.recipient, first.at) == ("+1", "+2", 6.0)
+    assert text_of([first, second]) == "hello world"
 
 
 def test_smpp_links_load_from_toml_and_hide_the_password(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from switchboard.telephony.carriers.base import (
     DeliveryReport,
     DeliveryStatus,
     Inbound,
+    InboundPart,
     InboundSms,
     NumberType,
     OutboundSms,
@@ -54,6 +55,9 @@ class Recorder:
             raise CarrierError("the store is full", transient=True)
         self.texts.append(sms)
 
+    async def on_part(self, part: InboundPart) -> None:
+        raise AssertionError(f"the virtual network sends texts whole, not {part}")
+
     async def on_report(self, report: DeliveryReport) -> None:
         if self.refuse_reports > 0:
             self.refuse_reports -= 1
@@ -62,7 +66,9 @@ class Recorder:
         self.arrived.set()
 
     def inbound(self) -> Inbound:
-        return Inbound(on_sms=self.on_sms, on_report=self.on_report)
+        return Inbound(
+            on_sms=self.on_sms, on_part=self.on_part, on_report=self.on_report
+        )
 
     async def wait_for(self, count: int) -> list[DeliveryReport]:
         async def enough() -> None:

@@ -41,7 +41,9 @@ from switchboard.telephony.carriers.base import (
     DeliveryReport,
     DeliveryStatus,
     Inbound,
+    InboundPart,
     InboundSms,
+    text_of,
 )
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,8 @@ log = logging.getLogger(__name__)
 MAX_RECIPIENTS = 100
 MAX_MESSAGE_CHARS = 2048
 """WIRE.md §2.3: the spec's limits on one send request."""
+PART_MAX_AGE_S = 600.0
+"""How long the parts of a long incoming message wait for the rest."""
 
 _FINAL = {
     DeliveryStatus.DELIVERED: OutboundState.DELIVERED,
@@ -99,6 +103,14 @@ class RecipientRequest:
     first_sent: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Receiving:
+    """A number of this resource that takes incoming SMS, and its carrier."""
+
+    number: str
+    carrier: str
+
+
 class SmsService:
     """Accepts messages into the send queue and stores what comes back."""
 
@@ -119,6 +131,7 @@ class SmsService:
         self._wake_sender = wake_sender
         self._settings = settings
         self._clock = clock
+        self._next_part_sweep = 0.0
 
     # Sending
 
@@ -340,40 +353,104 @@ class SmsService:
         async def on_sms(sms: InboundSms) -> None:
             await self.receive(carrier, sms)
 
+        async def on_part(part: InboundPart) -> None:
+            await self.receive_part(carrier, part)
+
         async def on_report(report: DeliveryReport) -> None:
             await self.report(carrier, report)
 
-        return Inbound(on_sms=on_sms, on_report=on_report)
+        return Inbound(on_sms=on_sms, on_part=on_part, on_report=on_report)
 
     async def receive(self, carrier: str, sms: InboundSms) -> None:
         """Store a message a phone sent to one of our numbers, with its event."""
-        recipient = e164(sms.recipient, strict=False) or sms.recipient
+        recipient = await self._receiving_number(sms.sender, sms.recipient)
+        if recipient is None:
+            return
+        async with self._db.engine.begin() as conn:
+            message_id = await self._store_received(
+                conn, carrier or recipient.carrier, sms, recipient.number
+            )
+        await self._outbox.committed()
+        log.info(
+            "SMS %s received from %s for %s", message_id, sms.sender, recipient.number
+        )
+
+    async def receive_part(self, carrier: str, part: InboundPart) -> None:
+        """Keep one part of a long message; store the message once all are in.
+
+        The part is in the database when this returns, and the whole message
+        replaces its parts in one transaction, so a restart loses neither.
+        """
+        recipient = await self._receiving_number(part.sender, part.recipient)
+        if recipient is None:
+            return
+        await self._sweep_parts()
+        carrier = carrier or recipient.carrier
+        async with self._db.engine.begin() as conn:
+            parts = await store.add_part(conn, carrier, part)
+            if parts is None:
+                return
+            try:
+                text = text_of(parts)
+            except ValueError as exc:
+                log.warning(
+                    "SMS from %s to %s dropped: its %d parts do not decode: %s",
+                    part.sender, part.recipient, part.total, exc,
+                )  # fmt: skip
+                return
+            sms = InboundSms(part.sender, part.recipient, text, parts[0].at)
+            message_id = await self._store_received(
+                conn, carrier, sms, recipient.number
+            )
+        await self._outbox.committed()
+        log.info(
+            "SMS %s received from %s for %s in %d parts",
+            message_id, part.sender, recipient.number, part.total,
+        )  # fmt: skip
+
+    async def _receiving_number(self, sender: str, to: str) -> _Receiving | None:
+        """The number a message is for, if this resource owns it and takes SMS."""
+        recipient = e164(to, strict=False) or to
         owned = await self._numbers.owned(recipient)
         if owned is None or not _has(owned.sms, "inbound"):
             log.warning(
                 "SMS from %s to %s dropped: not a number of this resource that "
                 "receives SMS",
-                sms.sender, recipient,
+                sender, recipient,
             )  # fmt: skip
-            return
+            return None
+        return _Receiving(recipient, owned.carrier)
 
+    async def _store_received(
+        self, conn: AsyncConnection, carrier: str, sms: InboundSms, recipient: str
+    ) -> str:
         message_id = incoming_id(sms.at)
-        event = acs_events.sms_received(
-            message_id, sms.sender, recipient, sms.text, sms.at
+        await store.add_inbound(
+            conn, message_id, sms.sender, recipient, sms.text, carrier, sms.at
         )
+        await self._outbox.emit(
+            conn,
+            [
+                acs_events.sms_received(
+                    message_id, sms.sender, recipient, sms.text, sms.at
+                )
+            ],
+        )
+        return message_id
+
+    async def _sweep_parts(self) -> None:
+        """Now and then, forget long messages whose other parts never came."""
+        now = self._clock()
+        if now < self._next_part_sweep:
+            return
+        self._next_part_sweep = now + PART_MAX_AGE_S / 10
         async with self._db.engine.begin() as conn:
-            await store.add_inbound(
-                conn,
-                message_id,
-                sms.sender,
-                recipient,
-                sms.text,
-                carrier or owned.carrier,
-                sms.at,
-            )
-            await self._outbox.emit(conn, [event])
-        await self._outbox.committed()
-        log.info("SMS %s received from %s for %s", message_id, sms.sender, recipient)
+            dropped = await store.drop_parts_before(conn, now - PART_MAX_AGE_S)
+        for row in dropped:
+            log.warning(
+                "SMS %d from %s to %s dropped with %d of %d parts",
+                row.reference, row.sender, row.recipient, row.parts, row.total,
+            )  # fmt: skip
 
     async def report(self, carrier: str, report: DeliveryReport) -> None:
         """Keep a delivery report and apply it when its message is known."""

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import and_, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from switchboard.sms.records import RECEIVED, OutboundMessage, OutboundState
-from switchboard.storage.sms_tables import sms_messages, sms_reports
+from switchboard.storage.sms_tables import sms_inbound_parts, sms_messages, sms_reports
+from switchboard.telephony.carriers.base import InboundPart
 
 OUT, IN = "out", "in"
 
@@ -191,11 +192,15 @@ async def lock_carrier_id(conn: AsyncConnection, carrier_message_id: str) -> Non
     wait for good. Holding this lock until commit makes the later one see the
     earlier. SQLite writers take turns already.
     """
+    await _lock(conn, "sms-carrier-id:" + carrier_message_id)
+
+
+async def _lock(conn: AsyncConnection, key: str) -> None:
+    """Hold a PostgreSQL advisory lock on `key` until the transaction ends."""
     if conn.dialect.name != "postgresql":
         return
     await conn.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-        {"key": "sms-carrier-id:" + carrier_message_id},
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
     )
 
 
@@ -277,3 +282,87 @@ async def add_inbound(
             status_detail="",
         )
     )
+
+
+# Parts of long incoming messages
+
+
+def _message_of(carrier: str, part: InboundPart) -> Any:
+    c = sms_inbound_parts.c
+    return and_(
+        c.carrier == carrier,
+        c.sender == part.sender,
+        c.recipient == part.recipient,
+        c.reference == part.reference,
+        c.total == part.total,
+    )
+
+
+async def add_part(
+    conn: AsyncConnection, carrier: str, part: InboundPart
+) -> list[InboundPart] | None:
+    """Keep one part; returns every part of its message in order once all are in.
+
+    A part sent twice replaces itself. Concurrent parts of one message take
+    turns, so exactly one transaction sees the message complete.
+    """
+    same = _message_of(carrier, part)
+    await _lock(
+        conn,
+        f"sms-parts:{carrier}:{part.sender}:{part.recipient}:"
+        f"{part.reference}:{part.total}",
+    )
+    await conn.execute(
+        delete(sms_inbound_parts).where(
+            same, sms_inbound_parts.c.sequence == part.sequence
+        )
+    )
+    await conn.execute(
+        insert(sms_inbound_parts).values(
+            carrier=carrier,
+            sender=part.sender,
+            recipient=part.recipient,
+            reference=part.reference,
+            total=part.total,
+            sequence=part.sequence,
+            data_coding=part.data_coding,
+            payload=part.payload,
+            received_at=part.at,
+        )
+    )
+    rows = (
+        await conn.execute(
+            select(sms_inbound_parts).where(same).order_by(sms_inbound_parts.c.sequence)
+        )
+    ).all()
+    if len(rows) < part.total:
+        return None
+    await conn.execute(delete(sms_inbound_parts).where(same))
+    return [
+        InboundPart(
+            row.sender, row.recipient, row.reference, row.total, row.sequence,
+            row.data_coding, bytes(row.payload), row.received_at,
+        )
+        for row in rows
+    ]  # fmt: skip
+
+
+async def drop_parts_before(conn: AsyncConnection, before: float) -> list[Any]:
+    """Forget the messages whose first part came before `before` and are not whole.
+
+    Returns one row per message dropped: carrier, sender, recipient, reference,
+    total, and `parts`, how many had come.
+    """
+    c = sms_inbound_parts.c
+    key = (c.carrier, c.sender, c.recipient, c.reference, c.total)
+    stale = select(*key).group_by(*key).having(func.min(c.received_at) < before)
+    rows = (
+        await conn.execute(
+            select(*key, func.count().label("parts"))
+            .where(tuple_(*key).in_(stale))
+            .group_by(*key)
+        )
+    ).all()
+    if rows:
+        await conn.execute(delete(sms_inbound_parts).where(tuple_(*key).in_(stale)))
+    return list(rows)

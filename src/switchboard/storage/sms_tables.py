@@ -1,4 +1,5 @@
-"""The SMS tables: every message sent or received, and carriers' delivery reports.
+"""The SMS tables: messages sent or received, carriers' delivery reports, and the
+parts of long incoming messages until each is complete.
 
 An outbound message's row is also its place in the send queue: the sender on
 each node claims `queued` rows under a lease, so a message accepted before a
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -76,3 +78,24 @@ Index(
     sms_reports.c.carrier,
     sms_reports.c.carrier_message_id,
 )
+
+sms_inbound_parts = Table(
+    "sms_inbound_parts",
+    metadata,
+    Column("carrier", String(64), primary_key=True),
+    Column("sender", String(32), primary_key=True),
+    Column("recipient", String(32), primary_key=True),
+    Column("reference", Integer, primary_key=True),
+    Column("total", Integer, primary_key=True),
+    Column("sequence", Integer, primary_key=True),
+    Column("data_coding", Integer, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("received_at", Float, nullable=False),
+)
+"""Parts of concatenated messages a carrier took, kept until the last one comes.
+
+A part is stored before the carrier acknowledges it, and the whole message
+replaces its parts in one transaction, so a restart in between loses nothing.
+"""
+
+Index("ix_sms_inbound_parts_received", sms_inbound_parts.c.received_at)

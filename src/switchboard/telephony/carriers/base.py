@@ -7,10 +7,12 @@ real SMSC. Services depend on this module only.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
+
+from switchboard.telephony import gsm
 
 
 class NumberType(StrEnum):
@@ -82,6 +84,40 @@ class InboundSms:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class InboundPart:
+    """One part of a long message a phone sent, still coded as it arrived.
+
+    Parts of one message share sender, recipient, `reference` and `total`
+    (3GPP TS 23.040 §9.2.3.24.1); `sequence` runs from 1 to `total`.
+    """
+
+    sender: str
+    recipient: str
+    reference: int
+    total: int
+    sequence: int
+    data_coding: int
+    payload: bytes
+    """Unpacked septets for GSM 7-bit, raw octets for every other coding."""
+    at: float
+
+
+def text_of(parts: Sequence[InboundPart]) -> str:
+    """The text of a message from its parts in order.
+
+    Payloads are joined before decoding, so an escape or a surrogate pair that
+    the sender's cut left across two parts still decodes.
+
+    Raises:
+        ValueError: the parts disagree on the coding, or the bytes do not decode.
+    """
+    codings = {part.data_coding for part in parts}
+    if len(codings) != 1:
+        raise ValueError("SMS concatenation: parts use different data codings")
+    return gsm.decode(b"".join(part.payload for part in parts), codings.pop())
+
+
 class CarrierError(Exception):
     """A submission failed; `transient` says whether trying again may work."""
 
@@ -92,9 +128,14 @@ class CarrierError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    """Where a carrier hands what arrives from the network."""
+    """Where a carrier hands what arrives from the network.
+
+    `on_part` takes one part of a concatenated message; the receiver keeps the
+    parts durably and puts the message together once every part is in.
+    """
 
     on_sms: Callable[[InboundSms], Awaitable[None]]
+    on_part: Callable[[InboundPart], Awaitable[None]]
     on_report: Callable[[DeliveryReport], Awaitable[None]]
 
 

@@ -14,6 +14,7 @@ from switchboard.telephony.carriers.base import (
     CarrierError,
     DeliveryReport,
     Inbound,
+    InboundPart,
     InboundSms,
     NumberBlock,
 )
@@ -40,6 +41,10 @@ async def _refuse_sms(message: InboundSms) -> None:
     )
 
 
+async def _refuse_part(part: InboundPart) -> None:
+    await _refuse_sms(InboundSms(part.sender, part.recipient, "", part.at))
+
+
 async def _drop_report(report: DeliveryReport) -> None:
     log.warning(
         "no SMS service takes delivery reports; dropped the report on %s",
@@ -47,7 +52,9 @@ async def _drop_report(report: DeliveryReport) -> None:
     )
 
 
-NO_SMS_SERVICE = Inbound(on_sms=_refuse_sms, on_report=_drop_report)
+NO_SMS_SERVICE = Inbound(
+    on_sms=_refuse_sms, on_part=_refuse_part, on_report=_drop_report
+)
 """What carriers hand their traffic to when no SMS service set its handlers."""
 
 

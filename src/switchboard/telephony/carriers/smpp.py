@@ -35,6 +35,7 @@ from switchboard.telephony.carriers.base import (
     NumberBlock,
     NumberType,
     OutboundSms,
+    text_of,
 )
 from switchboard.telephony.smpp.pdu import (
     CommandStatus,
@@ -58,12 +59,7 @@ from switchboard.telephony.smpp.session import (
     RequestTimeout,
     SessionState,
 )
-from switchboard.telephony.smpp.userdata import (
-    Reassembler,
-    decode,
-    read_part,
-    short_message,
-)
+from switchboard.telephony.smpp.userdata import read_part, short_message
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +102,6 @@ class SmppCarrier:
         self._progress: OrderedDict[str, _Progress] = OrderedDict()
         self._resume_at = 0.0
         self._throttle_streak = 0
-        self._reassembler = Reassembler()
 
     def number_blocks(self) -> list[NumberBlock]:
         """The numbers this link serves, as configured."""
@@ -395,21 +390,19 @@ class SmppCarrier:
         sender = e164(pdu.source_addr)
         recipient = e164(pdu.destination_addr)
         try:
-            part = read_part(pdu, sender, recipient, packed=self._settings.gsm_packed)
-            parts = self._reassembler.add(part)
-            text = None if parts is None else decode(parts)
+            part = read_part(
+                pdu, sender, recipient, time.time(), packed=self._settings.gsm_packed
+            )
+            text = text_of([part]) if part.total == 1 else None
         except ValueError as exc:
             logger.warning("smpp link %s: unreadable SMS: %s", self.name, exc)
             return CommandStatus.ESME_RX_P_APPN
         if text is None:
-            # Acknowledged now and held in memory only until the other parts
-            # come: holding the answer could stall an SMSC that waits for it
-            # before sending the next part; a restart in between loses it.
-            return CommandStatus.ESME_ROK
-
-        await inbound.on_sms(
-            InboundSms(sender=sender, recipient=recipient, text=text, at=time.time())
-        )
+            # Kept by the SMS service (stored before this answer goes back)
+            # until the message's other parts come.
+            await inbound.on_part(part)
+        else:
+            await inbound.on_sms(InboundSms(sender, recipient, text, part.at))
         return CommandStatus.ESME_ROK
 
     async def _on_receipt(self, pdu: DeliverSm, inbound: Inbound) -> int:

@@ -3,22 +3,16 @@
 Outbound, each part of a text coded by `telephony.gsm` becomes one
 short_message: the concatenation header (3GPP TS 23.040 §9.2.3.24.1) and the
 payload, GSM septets either one per octet or packed (TS 23.038 §6.1.2.1).
-Inbound, a deliver_sm is read back into a part, and the parts of a
-concatenated message (8-bit or 16-bit reference, §9.2.3.24.1 and §9.2.3.24.8,
-or the SMPP sar_* TLVs of SMPP 3.4 §5.3.2.22-24) are put together again.
+Inbound, a deliver_sm is read back into a part with its concatenation info
+(8-bit or 16-bit reference, §9.2.3.24.1 and §9.2.3.24.8, or the SMPP sar_*
+TLVs of SMPP 3.4 §5.3.2.22-24); the SMS service puts the parts together.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
-
 from switchboard.telephony import gsm
+from switchboard.telephony.carriers.base import InboundPart
 from switchboard.telephony.smpp.pdu import DataCoding, DeliverSm, EsmClass, Tag
-
-logger = logging.getLogger(__name__)
 
 _IEI_CONCAT_8 = 0x00
 _IEI_CONCAT_16 = 0x08
@@ -38,21 +32,9 @@ def short_message(
     return udh + payload
 
 
-@dataclass(frozen=True, slots=True)
-class Part:
-    """One received short message, maybe one part of a longer one."""
-
-    sender: str
-    recipient: str
-    data_coding: int
-    payload: bytes
-    """Unpacked septets for GSM 7-bit, raw octets for every other coding."""
-    reference: int = 0
-    total: int = 1
-    sequence: int = 1
-
-
-def read_part(pdu: DeliverSm, sender: str, recipient: str, *, packed: bool) -> Part:
+def read_part(
+    pdu: DeliverSm, sender: str, recipient: str, at: float, *, packed: bool
+) -> InboundPart:
     """Split a deliver_sm's short_message into its concatenation info and payload.
 
     Raises:
@@ -86,14 +68,15 @@ def read_part(pdu: DeliverSm, sender: str, recipient: str, *, packed: bool) -> P
     payload = data[header_octets:]
     if pdu.data_coding == DataCoding.SMSC_DEFAULT and packed:
         payload = _unpack(payload, fill_bits(header_octets) if header_octets else 0)
-    return Part(
+    return InboundPart(
         sender=sender,
         recipient=recipient,
-        data_coding=pdu.data_coding,
-        payload=payload,
         reference=reference,
         total=total,
         sequence=sequence,
+        data_coding=pdu.data_coding,
+        payload=payload,
+        at=at,
     )
 
 
@@ -120,70 +103,3 @@ def _unpack(octets: bytes, fill: int) -> bytes:
     if bits % 7 == 0 and septets.endswith(b"\0"):
         return septets[:-1]
     return septets
-
-
-def decode(parts: list[Part]) -> str:
-    """The text of a message from its parts in order.
-
-    Payloads are joined before decoding, so an escape or a surrogate pair that
-    another sender's cut left across two parts still decodes.
-
-    Raises:
-        ValueError: the parts disagree on the coding, or the bytes do not decode.
-    """
-    codings = {part.data_coding for part in parts}
-    if len(codings) != 1:
-        raise ValueError("SMS concatenation: parts use different data codings")
-    return gsm.decode(b"".join(part.payload for part in parts), codings.pop())
-
-
-@dataclass
-class _Pending:
-    first_seen: float
-    parts: dict[int, Part] = field(default_factory=dict)
-
-
-class Reassembler:
-    """Collects the parts of concatenated messages until each is complete."""
-
-    def __init__(self, *, max_messages: int = 1000, max_age_s: float = 600.0) -> None:
-        self._pending: OrderedDict[tuple[str, str, int, int], _Pending] = OrderedDict()
-        self._max_messages = max_messages
-        self._max_age_s = max_age_s
-
-    def add(self, part: Part) -> list[Part] | None:
-        """Keep `part`; returns every part in order once the message is complete."""
-        if part.total == 1:
-            return [part]
-
-        self._expire()
-        key = (part.sender, part.recipient, part.reference, part.total)
-        pending = self._pending.get(key)
-        if pending is None:
-            pending = self._pending[key] = _Pending(time.monotonic())
-        # A part the SMSC sends twice simply replaces itself.
-        pending.parts[part.sequence] = part
-        if len(pending.parts) < part.total:
-            return None
-
-        del self._pending[key]
-        return [pending.parts[n] for n in range(1, part.total + 1)]
-
-    def __len__(self) -> int:
-        return len(self._pending)
-
-    def _expire(self) -> None:
-        now = time.monotonic()
-        while self._pending:
-            key, oldest = next(iter(self._pending.items()))
-            too_many = len(self._pending) >= self._max_messages
-            if not too_many and now - oldest.first_seen < self._max_age_s:
-                return
-            del self._pending[key]
-            logger.warning(
-                "concatenated SMS %d from %s dropped with %d of %d parts",
-                key[2],
-                key[0],
-                len(oldest.parts),
-                key[3],
-            )
