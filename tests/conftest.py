@@ -11,13 +11,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
+from switchboard.storage.engine import Database
 from switchboard.tls import ensure_dev_tls
 
 # One development CA for the whole run, trusted the way the README says, before
@@ -179,6 +180,24 @@ def new_postgres_database() -> Iterator[Callable[[], str]]:
 def postgres_url(new_postgres_database: Callable[[], str]) -> str:
     """A PostgreSQL database for this test's nodes alone."""
     return new_postgres_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of this test's own: a SQLite file, then PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'switchboard.db'}"
+    plain: str = request.getfixturevalue("postgres_url")
+    return "postgresql+asyncpg://" + plain.split("://", 1)[1]
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """The migrated database at `database_url`, for tests of one store."""
+    database = Database(database_url)
+    await database.migrate()
+    yield database
+    await database.close()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

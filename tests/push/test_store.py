@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import delete, select
 
 from switchboard.push import store
@@ -21,22 +18,6 @@ from switchboard.storage.engine import Database
 from switchboard.storage.push_tables import push_deliveries, push_registrations
 
 NOW = 1_800_000_000.0
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'push.db'}"
-    plain: str = request.getfixturevalue("postgres_url")
-    return "postgresql+asyncpg://" + plain.split("://", 1)[1]
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.migrate()
-    yield database
-    await database.close()
 
 
 def _device(user: str) -> Registration:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -14,22 +12,6 @@ from switchboard.storage.sms_tables import sms_inbound_parts
 from switchboard.telephony.carriers.base import InboundPart, text_of
 
 NOW = 1_800_000_000.0
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'parts.db'}"
-    postgres_url: str = request.getfixturevalue("postgres_url")
-    return "postgresql+asyncpg://" + postgres_url.split("://", 1)[1]
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.migrate()
-    yield database
-    await database.close()
 
 
 def part(sequence: int, payload: bytes, *, reference: int = 42, total: int = 3,

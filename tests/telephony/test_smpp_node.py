@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +66,10 @@ def smsc() -> Iterator[ThreadedSmsc]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def node(
-    request: pytest.FixtureRequest,
-    smsc: ThreadedSmsc,
-    server_factory: type,
-    tmp_path: Path,
-) -> RunningServer:
-    """A node linked to the SMSC, its webhooks allowed to reach loopback."""
+def node_args(
+    request: pytest.FixtureRequest, smsc: ThreadedSmsc, tmp_path: Path
+) -> list[str]:
+    """`switchboard serve` arguments: a link to the SMSC, SQLite or PostgreSQL."""
     config = tmp_path / "switchboard.toml"
     config.write_text(
         CONFIG.format(
@@ -84,7 +82,13 @@ def node(
     args = ["--config", str(config)]
     if request.param == "postgresql":
         args += ["--database", request.getfixturevalue("postgres_url")]
-    server: RunningServer = server_factory.start(*args, env=NODE_ENV)
+    return args
+
+
+@pytest.fixture
+def node(node_args: list[str], server_factory: type) -> RunningServer:
+    """A node linked to the SMSC, its webhooks allowed to reach loopback."""
+    server: RunningServer = server_factory.start(*node_args, env=NODE_ENV)
     return server
 
 
@@ -192,29 +196,16 @@ def test_an_smpp_number_sends_gets_a_receipt_and_receives(
     assert len(peer.binds) == 1
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_a_long_message_survives_a_kill_between_its_parts(
-    database: str,
-    request: pytest.FixtureRequest,
+    node_args: list[str],
     smsc: ThreadedSmsc,
     server_factory: type,
     receiver: Receiver,
     tmp_path: Path,
 ) -> None:
-    config = tmp_path / "switchboard.toml"
-    config.write_text(
-        CONFIG.format(
-            port=smsc.port,
-            system_id=smsc.smsc.system_id,
-            password=smsc.smsc.password,
-        ),
-        encoding="utf-8",
-    )
-    args = ["--config", str(config)]
-    if database == "postgresql":
-        args += ["--database", request.getfixturevalue("postgres_url")]
     data_dir = tmp_path / "node"
-    first: RunningServer = server_factory.start(*args, data_dir=data_dir, env=NODE_ENV)
+    start = partial(server_factory.start, *node_args, data_dir=data_dir, env=NODE_ENV)
+    first: RunningServer = start()
     number = buy(first, PhoneNumberCapabilityType.INBOUND_OUTBOUND, area_code="312")
     subscribe(first, receiver, [RECEIVED])
     peer = smsc.smsc
@@ -237,7 +228,7 @@ def test_a_long_message_survives_a_kill_between_its_parts(
     assert send(1) == 0
     assert first.stop(signal.SIGKILL) == -signal.SIGKILL
 
-    server_factory.start(*args, data_dir=data_dir, env=NODE_ENV)
+    start()
     wait_until("the link bound again", lambda: len(peer.binds) == 2 or None)
     assert send(2) == 0
 

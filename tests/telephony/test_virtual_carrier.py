@@ -104,14 +104,6 @@ def database_url(
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.migrate()
-    yield database
-    await database.close()
-
-
 def carrier_on(db: Database, **settings: float) -> VirtualCarrier:
     options = {"virtual_report_delay_s": 0.0, **settings}
     return VirtualCarrier(
