@@ -78,14 +78,14 @@ class MessageOps(ChatCore):
             await store.insert_message(conn, message)
             recipients = await store.member_ids(conn, thread_id)
             await self._emit(conn, acs_events.message_received(message, recipients))
+            received = events.message_received(message)
+            await self._notifier.stage(
+                conn, recipients, events.ChatEvent.MESSAGE_RECEIVED.value, received
+            )
 
         log.debug("message %d sent to %s", message.id, thread_id)
         await self._events_committed()
-        await self._notify(
-            recipients,
-            events.ChatEvent.MESSAGE_RECEIVED,
-            events.message_received(message),
-        )
+        await self._notify(recipients, events.ChatEvent.MESSAGE_RECEIVED, received)
         return message
 
     async def get_message(

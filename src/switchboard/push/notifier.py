@@ -7,8 +7,10 @@ capability does not know whether its events also become pushes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from switchboard.push.service import PushService
 from switchboard.realtime.notifier import Notifier
@@ -22,6 +24,17 @@ class PushingNotifier:
     def __init__(self, inner: Notifier, push: PushService) -> None:
         self._inner = inner
         self._push = push
+
+    async def stage(
+        self,
+        conn: AsyncConnection,
+        recipients: Sequence[str],
+        event: str,
+        data: Mapping[str, Any],
+    ) -> None:
+        """Stage in the wrapped notifier, then note the pushes the change causes."""
+        await self._inner.stage(conn, recipients, event, data)
+        await self._push.stage(conn, recipients, event, data)
 
     async def notify(
         self, recipients: Iterable[str], event: str, data: Mapping[str, Any]

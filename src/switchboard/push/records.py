@@ -98,3 +98,13 @@ class Claimed:
     expires_at: float
     push: Push
     registration: Registration = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """A change whose pushes were noted in its transaction and not queued yet."""
+
+    source: str
+    event: str
+    recipients: list[str]
+    data: dict[str, Any]

@@ -79,6 +79,7 @@ class PushSender(Worker):
         if now - self._last_housekeeping >= HOUSEKEEPING_S:
             self._last_housekeeping = now
             await self._housekeeping(now)
+        await self._service.release_staged()
         async with self._db.engine.begin() as conn:
             claimed = await store.claim(
                 conn,

@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from switchboard.config import PushSettings
 from switchboard.core.clock import Clock
@@ -51,6 +52,10 @@ _APNS_TOKEN = re.compile(r"[0-9a-fA-F]{64,200}")
 _FCM_TOKEN = re.compile(r"[A-Za-z0-9_:.\-]{16,4096}")
 _APP_ID = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
 MAX_URL = 2048
+STAGED_GRACE_S = 30.0
+"""How long the pushes a chat message staged wait for the node that sent the
+message to queue them, before any node's sender does it instead."""
+STAGED_BATCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +334,29 @@ class PushService:
 
     # Triggers
 
+    async def stage(
+        self,
+        conn: AsyncConnection,
+        recipients: Sequence[str],
+        event: str,
+        data: Mapping[str, Any],
+    ) -> None:
+        """In a chat message's transaction: note that it will cause pushes.
+
+        Only when a recipient has a device for message pushes. `on_event` queues
+        them right after the commit and deletes the note; if this node stops
+        before that, any node's sender queues them after STAGED_GRACE_S.
+        """
+        if event != PushKind.MESSAGE.value:
+            return
+        others = _message_recipients(recipients, data)
+        now = self._clock()
+        devices = await store.live_registrations(conn, others, now)
+        if any(device.platform in MESSAGE_PLATFORMS for device in devices):
+            await store.stage(
+                conn, _source(data), event, others, data, now + STAGED_GRACE_S
+            )
+
     async def on_event(
         self, recipients: list[str], event: str, data: Mapping[str, Any]
     ) -> None:
@@ -338,20 +366,46 @@ class PushService:
             push = call_push(data, self.endpoint, self._settings.call_ttl_s)
             await self._enqueue(targets, push)
         elif event == PushKind.MESSAGE.value:
-            sender = message_sender(data)
-            others = [user for user in recipients if user != sender]
-            targets = await self._devices(others, MESSAGE_PLATFORMS)
-            if not targets:
-                return
-            # Only users with devices are looked up; the connected ones need none.
-            online = await self._presence.online({r.user_id for r in targets})
-            push = message_push(
-                data,
-                self._settings.preview,
-                self.endpoint,
-                self._settings.message_ttl_s,
+            await self._message_pushes(recipients, data, late=False)
+
+    async def release_staged(self) -> int:
+        """Queue the pushes of staged messages whose node did not; how many."""
+        async with self._db.engine.connect() as conn:
+            due = await store.due_staged(conn, self._clock(), STAGED_BATCH)
+        for staged in due:
+            try:
+                await self._message_pushes(staged.recipients, staged.data, late=True)
+            except Exception:
+                log.exception("could not queue the staged pushes of %s", staged.source)
+        if due:
+            log.info(
+                "queued the pushes of %d messages whose node stopped before it could",
+                len(due),
             )
-            await self._enqueue([r for r in targets if r.user_id not in online], push)
+        return len(due)
+
+    async def _message_pushes(
+        self, recipients: Sequence[str], data: Mapping[str, Any], *, late: bool
+    ) -> None:
+        """Queue a chat message's pushes to its recipients that are not connected.
+
+        `late` when a sender releases the staged note: the note then goes even
+        if no device is left to push to.
+        """
+        others = _message_recipients(recipients, data)
+        targets = await self._devices(others, MESSAGE_PLATFORMS)
+        if not targets and not late:
+            return
+        # Only users with devices are looked up; the connected ones need none.
+        online = await self._presence.online({r.user_id for r in targets})
+        push = message_push(
+            data,
+            self._settings.preview,
+            self.endpoint,
+            self._settings.message_ttl_s,
+        )
+        offline = [r for r in targets if r.user_id not in online]
+        await self._enqueue(offline, push, staged=_source(data))
 
     async def _devices(
         self, users: list[str], platforms: frozenset[Platform]
@@ -362,16 +416,39 @@ class PushService:
             found = await store.live_registrations(conn, users, self._clock())
         return [r for r in found if r.platform in platforms]
 
-    async def _enqueue(self, targets: list[Registration], push: Push) -> None:
-        if not targets:
+    async def _enqueue(
+        self, targets: list[Registration], push: Push, staged: str | None = None
+    ) -> None:
+        """Queue `push` for each device; with `staged`, take that note in the
+        same transaction, and queue nothing if another node took it first."""
+        if not targets and staged is None:
             return
         now = self._clock()
         async with self._db.engine.begin() as conn:
+            if staged is not None and not await store.unstage(conn, staged):
+                if targets:
+                    log.debug("pushes of %s were queued by another node", staged)
+                return
             ids = await store.enqueue(
                 conn, targets, push, now, now + max(push.ttl_s, 1)
             )
+        if not ids:
+            return
         log.debug("%s: %d pushes queued (%s)", push.kind.value, len(ids), ids)
         try:
             await self._wake()
         except Exception:
             log.exception("could not wake the push senders")
+
+
+def _message_recipients(
+    recipients: Sequence[str], data: Mapping[str, Any]
+) -> list[str]:
+    """Who a message may push to: every recipient but its sender."""
+    sender = message_sender(data)
+    return [user for user in recipients if user != sender]
+
+
+def _source(data: Mapping[str, Any]) -> str:
+    """The staged-push key of a `chatMessageReceived` event: thread and message."""
+    return f"{data['threadId']}/{data['id']}"

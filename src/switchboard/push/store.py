@@ -1,9 +1,9 @@
-"""Push storage: registrations and the push outbox, in SQLAlchemy Core."""
+"""Push storage: registrations, the push outbox and staged pushes (SQLAlchemy Core)."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -16,8 +16,13 @@ from switchboard.push.records import (
     Push,
     PushKind,
     Registration,
+    Staged,
 )
-from switchboard.storage.push_tables import push_deliveries, push_registrations
+from switchboard.storage.push_tables import (
+    push_deliveries,
+    push_registrations,
+    push_staged,
+)
 from switchboard.storage.tables import users
 
 regs = push_registrations
@@ -287,3 +292,48 @@ async def purge(conn: AsyncConnection, before: float) -> None:
             deliveries.c.registration_id.not_in(select(regs.c.id)),
         )
     )
+
+
+# Pushes staged in the transaction of the change that causes them
+
+
+async def stage(
+    conn: AsyncConnection,
+    source: str,
+    event: str,
+    recipients: Sequence[str],
+    data: Mapping[str, Any],
+    due_at: float,
+) -> None:
+    """Note the pushes a change will cause, in the change's transaction."""
+    await conn.execute(
+        insert(push_staged).values(
+            source=source,
+            event=event,
+            recipients=list(recipients),
+            data=dict(data),
+            due_at=due_at,
+        )
+    )
+
+
+async def unstage(conn: AsyncConnection, source: str) -> bool:
+    """Take a staged change; False when another transaction took it first."""
+    result = await conn.execute(
+        delete(push_staged).where(push_staged.c.source == source)
+    )
+    return result.rowcount == 1
+
+
+async def due_staged(conn: AsyncConnection, now: float, limit: int) -> list[Staged]:
+    """Staged changes whose node did not queue their pushes in time."""
+    rows = await conn.execute(
+        select(push_staged)
+        .where(push_staged.c.due_at <= now)
+        .order_by(push_staged.c.due_at)
+        .limit(limit)
+    )
+    return [
+        Staged(row.source, row.event, list(row.recipients), dict(row.data))
+        for row in rows
+    ]

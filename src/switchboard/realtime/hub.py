@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from switchboard.auth.scopes import CHAT_SCOPES, VOIP_SCOPES, Scope
 from switchboard.auth.tokens import Principal, TokenVerifier
@@ -204,6 +205,16 @@ class RealtimeHub:
         await self.log.close()
 
     # The Notifier interface
+
+    async def stage(
+        self,
+        conn: AsyncConnection,
+        recipients: Sequence[str],
+        event: str,
+        data: Mapping[str, Any],
+    ) -> None:
+        """Nothing to keep: connected clients catch up on reconnection."""
+        return None
 
     async def notify(
         self, recipients: Iterable[str], event: str, data: Mapping[str, Any]

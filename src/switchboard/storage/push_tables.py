@@ -1,4 +1,5 @@
-"""The push tables: device registrations, the push outbox and the VAPID key.
+"""The push tables: device registrations, the push outbox, the VAPID key and the
+pushes staged by changes that are not committed yet.
 
 A registration is one device of one user on one provider. Each push to be sent
 is a row of `push_deliveries`, claimed by a node's sender under a lease, so a
@@ -81,3 +82,22 @@ push_keys = Table(
     Column("created_at", Float, nullable=False),
 )
 """Keys push needs that every node shares: the VAPID key pair, named `vapid`."""
+
+push_staged = Table(
+    "push_staged",
+    metadata,
+    Column("source", String(256), primary_key=True),
+    Column("event", String(64), nullable=False),
+    Column("recipients", JSON, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("due_at", Float, nullable=False),
+)
+"""Pushes a change will cause, written in the change's own transaction.
+
+`source` names the change (a chat message: `<thread id>/<message id>`). The
+node that made the change queues the pushes right after its commit and deletes
+the row in the same transaction; a row still here at `due_at` belonged to a
+node that stopped in between, and any node's sender queues its pushes then.
+"""
+
+Index("ix_push_staged_due", push_staged.c.due_at)
