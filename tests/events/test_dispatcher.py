@@ -19,7 +19,7 @@ from switchboard.bus import MemoryBus
 from switchboard.config import EventSettings, load_settings
 from switchboard.events.dispatcher import Dispatcher
 from switchboard.events.model import PREFIX, Envelope, Event
-from switchboard.events.outbox import emit
+from switchboard.events.outbox import EventOutbox, emit
 from switchboard.events.service import EventSubscriptions, SubscriptionBody
 from switchboard.events.setup import build_events
 from switchboard.events.signing import HEADER, verify_signature
@@ -316,3 +316,14 @@ async def test_a_failure_in_a_chain_holds_back_only_its_subject(
         if "stuck" in d.body.decode()
     ]
     assert set(stuck) == {failing[0].id}
+
+
+async def test_a_wake_up_that_cannot_be_sent_does_not_fail_the_change(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def bus_down() -> None:
+        raise ConnectionError("the bus is down")
+
+    await EventOutbox(bus_down).committed()
+
+    assert "could not wake the event dispatchers" in caplog.text

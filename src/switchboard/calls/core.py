@@ -180,10 +180,7 @@ class CallCore:
     async def _follow_up(self, call: Call, out: Outcome) -> None:
         """After a commit: wake the dispatchers, notify, tidy up local state."""
         if out.webhook:
-            try:
-                await self._outbox.committed()
-            except Exception:
-                log.exception("call %s: could not wake the event dispatchers", call.id)
+            await self._outbox.committed()
         for recipients, event, data in out.notes:
             # The change is committed; a failed delivery must not fail the request.
             try:

@@ -99,13 +99,6 @@ class ChatCore:
             raise not_member()
         return member
 
-    async def _events_committed(self) -> None:
-        # The events are safe in the outbox; a lost wake-up only delays them.
-        try:
-            await self._outbox.committed()
-        except Exception:
-            log.exception("could not wake the event dispatchers")
-
     async def _emit(self, conn: AsyncConnection, webhook_events: list[Event]) -> None:
         await self._outbox.emit(conn, webhook_events)
 

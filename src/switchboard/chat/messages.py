@@ -84,7 +84,7 @@ class MessageOps(ChatCore):
             )
 
         log.debug("message %d sent to %s", message.id, thread_id)
-        await self._events_committed()
+        await self._outbox.committed()
         await self._notify(recipients, events.ChatEvent.MESSAGE_RECEIVED, received)
         return message
 
@@ -175,7 +175,7 @@ class MessageOps(ChatCore):
             recipients = await store.member_ids(conn, thread_id)
             await self._emit(conn, acs_events.message_edited(edited, recipients))
 
-        await self._events_committed()
+        await self._outbox.committed()
         await self._notify(
             recipients, events.ChatEvent.MESSAGE_EDITED, events.message_edited(edited)
         )
@@ -208,7 +208,7 @@ class MessageOps(ChatCore):
             recipients = await store.member_ids(conn, thread_id)
             await self._emit(conn, acs_events.message_deleted(deleted, recipients))
 
-        await self._events_committed()
+        await self._outbox.committed()
         await self._notify(
             recipients,
             events.ChatEvent.MESSAGE_DELETED,

@@ -105,7 +105,7 @@ class ThreadOps(ChatCore):
             return replay
 
         log.info("chat thread %s created by %s", thread.id, creator)
-        await self._events_committed()
+        await self._outbox.committed()
         await self._notify(
             members,
             events.ChatEvent.THREAD_CREATED,
@@ -194,7 +194,7 @@ class ThreadOps(ChatCore):
                     message.created_at,
                 ),
             )
-        await self._events_committed()
+        await self._outbox.committed()
         await self._notify(
             recipients,
             events.ChatEvent.THREAD_UPDATED,
@@ -222,7 +222,7 @@ class ThreadOps(ChatCore):
                 ),
             )
         log.info("chat thread %s deleted by %s", thread_id, caller.user)
-        await self._events_committed()
+        await self._outbox.committed()
         await self._notify(
             recipients,
             events.ChatEvent.THREAD_DELETED,
@@ -298,7 +298,7 @@ class ThreadOps(ChatCore):
                 )
 
         if message is not None:
-            await self._events_committed()
+            await self._outbox.committed()
             log.info("%d participants added to %s", len(new), thread_id)
             await self._notify(
                 current | {p.user_id for p in new},
@@ -344,7 +344,7 @@ class ThreadOps(ChatCore):
             )
 
         log.info("participant removed from %s", thread_id)
-        await self._events_committed()
+        await self._outbox.committed()
         await self._notify(
             [*recipients, raw_id],
             events.ChatEvent.PARTICIPANTS_REMOVED,

@@ -8,6 +8,7 @@ lease runs out (its node died mid-attempt) is simply claimed again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,8 @@ from switchboard.storage.events_tables import (
     event_outbox,
     event_subscriptions,
 )
+
+log = logging.getLogger(__name__)
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 RELEASED = "released"
@@ -330,5 +333,13 @@ class EventOutbox:
         await emit(conn, events)
 
     async def committed(self) -> None:
-        """Tell the dispatchers, after the caller's transaction committed."""
-        await self._wake()
+        """Tell the dispatchers, after the caller's transaction committed.
+
+        Never raises: the events are safe in the outbox and dispatchers also
+        poll, so a wake-up that cannot be sent only delays them, and the caller's
+        committed change must not look failed.
+        """
+        try:
+            await self._wake()
+        except Exception:
+            log.exception("could not wake the event dispatchers")
