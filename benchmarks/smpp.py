@@ -29,6 +29,7 @@ from switchboard.config import SmppLinkSettings
 from switchboard.telephony.carriers.base import (
     DeliveryReport,
     Inbound,
+    InboundPart,
     InboundSms,
     OutboundSms,
 )
@@ -43,6 +44,9 @@ async def run(messages: int, senders: int, window: int, length: int) -> None:
     all_reported = asyncio.Event()
 
     async def on_sms(sms: InboundSms) -> None:
+        return None
+
+    async def on_part(part: InboundPart) -> None:
         return None
 
     async def on_report(report: DeliveryReport) -> None:
@@ -61,7 +65,7 @@ async def run(messages: int, senders: int, window: int, length: int) -> None:
             }
         )
     )
-    await carrier.start(Inbound(on_sms=on_sms, on_report=on_report))
+    await carrier.start(Inbound(on_sms=on_sms, on_part=on_part, on_report=on_report))
     await carrier.ready()
 
     text = ("Benchmark message " * 20)[:length]
