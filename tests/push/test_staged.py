@@ -129,7 +129,11 @@ async def test_pushes_of_a_node_that_stopped_after_the_commit_are_queued_by_anot
     assert rows[0].payload["fields"]["messageId"] == "1800000000001"
     assert await count(db, push_staged) == 0
 
-    # Should the first node still come to it, the note is gone: nothing twice.
+    # A second sender finds the note gone and queues nothing.
+    assert await node(db, clock).release_staged() == 0
+    assert await count(db, push_deliveries) == 1
+    # Should the first node still come to it, its push replaces the queued
+    # one (same device, same thread): the phone is not told twice.
     await stopped.on_event([ADA, BOB, CY], EVENT, message())
     assert await count(db, push_deliveries) == 1
 
@@ -167,3 +171,36 @@ async def test_a_connected_recipient_gets_no_push_and_the_note_goes(
 
     assert await count(db, push_deliveries) == 0
     assert await count(db, push_staged) == 0
+
+
+async def test_a_device_registered_after_the_message_was_stored_still_gets_it(
+    db: Database,
+) -> None:
+    clock = Clock()
+    service = node(db, clock)
+
+    await send(db, service, message())  # nobody has a device yet: no note
+    await give_phone(db, BOB, clock)
+    await service.on_event([ADA, BOB, CY], EVENT, message())
+
+    assert await count(db, push_deliveries) == 1
+
+
+async def test_a_note_that_cannot_be_released_waits_behind_the_others(
+    db: Database,
+) -> None:
+    clock = Clock()
+    service = node(db, clock)
+    await give_phone(db, BOB, clock)
+    async with db.engine.begin() as conn:
+        broken = {"threadId": "19:staged@thread.v2"}  # no message id
+        await store.stage(conn, "19:staged@thread.v2/1", EVENT, [BOB], broken, 0.0)
+    await send(db, service, message())
+    clock.now += STAGED_GRACE_S
+
+    assert await service.release_staged() == 1
+    assert await count(db, push_staged) == 1, "the broken note is kept"
+    assert await service.release_staged() == 0, "and not tried again at once"
+    async with db.engine.connect() as conn:
+        [due] = (await conn.execute(select(push_staged.c.due_at))).all()
+    assert due[0] == clock.now + STAGED_GRACE_S

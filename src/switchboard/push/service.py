@@ -372,30 +372,43 @@ class PushService:
         """Queue the pushes of staged messages whose node did not; how many."""
         async with self._db.engine.connect() as conn:
             due = await store.due_staged(conn, self._clock(), STAGED_BATCH)
+        released = 0
         for staged in due:
             try:
-                await self._message_pushes(staged.recipients, staged.data, late=True)
+                taken = await self._message_pushes(
+                    staged.recipients, staged.data, late=True
+                )
             except Exception:
                 log.exception("could not queue the staged pushes of %s", staged.source)
-        if due:
+                # Tried again later, behind the notes that are due now.
+                async with self._db.engine.begin() as conn:
+                    await store.postpone(
+                        conn, staged.source, self._clock() + STAGED_GRACE_S
+                    )
+                continue
+            released += taken
+        if released:
             log.info(
                 "queued the pushes of %d messages whose node stopped before it could",
-                len(due),
+                released,
             )
-        return len(due)
+        return released
 
     async def _message_pushes(
         self, recipients: Sequence[str], data: Mapping[str, Any], *, late: bool
-    ) -> None:
+    ) -> bool:
         """Queue a chat message's pushes to its recipients that are not connected.
 
-        `late` when a sender releases the staged note: the note then goes even
-        if no device is left to push to.
+        Right after the message's commit (`late` False) the pushes are queued
+        and the staged note, if any, is taken with them. A sender releasing a
+        note (`late`) queues them only if it takes the note, so senders on
+        several nodes never queue them twice; it takes the note even when no
+        device is left. Returns whether this call took a note.
         """
         others = _message_recipients(recipients, data)
         targets = await self._devices(others, MESSAGE_PLATFORMS)
         if not targets and not late:
-            return
+            return False
         # Only users with devices are looked up; the connected ones need none.
         online = await self._presence.online({r.user_id for r in targets})
         push = message_push(
@@ -405,7 +418,9 @@ class PushService:
             self._settings.message_ttl_s,
         )
         offline = [r for r in targets if r.user_id not in online]
-        await self._enqueue(offline, push, staged=_source(data))
+        return await self._enqueue(
+            offline, push, staged=_source(data), only_if_staged=late
+        )
 
     async def _devices(
         self, users: list[str], platforms: frozenset[Platform]
@@ -417,28 +432,34 @@ class PushService:
         return [r for r in found if r.platform in platforms]
 
     async def _enqueue(
-        self, targets: list[Registration], push: Push, staged: str | None = None
-    ) -> None:
+        self,
+        targets: list[Registration],
+        push: Push,
+        *,
+        staged: str | None = None,
+        only_if_staged: bool = False,
+    ) -> bool:
         """Queue `push` for each device; with `staged`, take that note in the
-        same transaction, and queue nothing if another node took it first."""
+        same transaction. Returns whether the note was there to take."""
         if not targets and staged is None:
-            return
+            return False
         now = self._clock()
         async with self._db.engine.begin() as conn:
-            if staged is not None and not await store.unstage(conn, staged):
-                if targets:
-                    log.debug("pushes of %s were queued by another node", staged)
-                return
+            taken = staged is not None and await store.unstage(conn, staged)
+            if only_if_staged and not taken:
+                log.debug("pushes of %s were queued by another node", staged)
+                return False
             ids = await store.enqueue(
                 conn, targets, push, now, now + max(push.ttl_s, 1)
             )
         if not ids:
-            return
+            return taken
         log.debug("%s: %d pushes queued (%s)", push.kind.value, len(ids), ids)
         try:
             await self._wake()
         except Exception:
             log.exception("could not wake the push senders")
+        return taken
 
 
 def _message_recipients(

@@ -325,6 +325,13 @@ async def unstage(conn: AsyncConnection, source: str) -> bool:
     return result.rowcount == 1
 
 
+async def postpone(conn: AsyncConnection, source: str, due_at: float) -> None:
+    """Put a staged change back until `due_at`."""
+    await conn.execute(
+        update(push_staged).where(push_staged.c.source == source).values(due_at=due_at)
+    )
+
+
 async def due_staged(conn: AsyncConnection, now: float, limit: int) -> list[Staged]:
     """Staged changes whose node did not queue their pushes in time."""
     rows = await conn.execute(
