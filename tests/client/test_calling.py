@@ -147,7 +147,10 @@ def loud_frequency(path: Path) -> float:
 async def test_a_file_s_audio_is_published_and_recorded(
     node: RunningServer, tmp_path: Path
 ) -> None:
-    write_tone(tmp_path / "tone.wav", 1000, 3)
+    # The file plays once, from when Ada's media is up; Bob's subscription to
+    # her comes up a moment later, so the file runs well past the two seconds
+    # awaited below.
+    write_tone(tmp_path / "tone.wav", 1000, 8)
     records = tmp_path / "records"
     records.mkdir()
     group = str(uuid.uuid4())
